@@ -1,0 +1,34 @@
+"""`check-config`: load and validate the configuration, exit 2 when it is unusable."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from iotwx_watch.cli._group import CliContext, main
+
+
+@main.command("check-config")
+@click.pass_obj
+def check_config(obj: CliContext) -> None:
+    """Validate the config file and report what it configures (no secret is shown).
+
+    Exits 2 on an error, so systemd's ExecStartPre can stop a bad config from
+    being started (and restarted) at all.
+    """
+    config = obj.load_config(to_stderr=True)
+    click.echo(f"config: {config.path}")
+    click.echo(f"state_file: {config.state_file}")
+    for suite in config.suites:
+        parts = [
+            "secret: yes" if suite.suite_secret else "secret: MISSING",
+            "decrypts callbacks" if suite.can_decrypt else "no callback keys",
+        ]
+        click.echo(f"suite {suite.suite_id}: {', '.join(parts)}")
+    for source in config.sources:
+        exists = "exists" if os.path.exists(source.path) else "not there yet"
+        click.echo(f"source {source.kind}: {source.path} ({exists})")
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo("config OK")

@@ -1,0 +1,346 @@
+"""TOML configuration → frozen dataclasses.
+
+Secrets (suite_secret, callback token, EncodingAESKey, webhook URLs) can be given
+inline, as ``<name>_file = "path"``, or through systemd credentials: a file named
+``<suite_id>.<name>`` (for a suite) in ``$CREDENTIALS_DIRECTORY``. Secret fields are
+``repr=False``. Loading never logs: problems worth a warning are returned in
+:attr:`Config.warnings` for the caller to report.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from iotwx_watch.errors import ConfigError
+
+SourceKind = Literal["callback", "policy_engine"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("callback", "policy_engine")
+CONFIG_ENV = "IOTWX_WATCH_CONFIG"
+DEFAULT_CONFIG_PATH = "/etc/iotwx-watch/config.toml"
+DEFAULT_STATE_FILE = "/var/lib/iotwx-watch/state.json"
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+
+# WeCom ids: letters, digits and a few separators (suite ids start with ww/wx/dk/tj).
+_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+_AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """One 代开发 template (suite) and its credentials."""
+
+    suite_id: str
+    suite_secret: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    encoding_aes_key: str | None = field(default=None, repr=False)
+
+    @property
+    def can_decrypt(self) -> bool:
+        return self.token is not None and self.encoding_aes_key is not None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A log file to follow and what kind of log it is."""
+
+    kind: SourceKind
+    path: str
+    rotated_glob: str | None = None  # siblings to search after a rotation while stopped
+
+
+@dataclass(frozen=True)
+class PatternConfig:
+    """An operator's regular expression with named groups, for a format the built-ins miss."""
+
+    kind: SourceKind
+    regex: str
+    info_type: str | None = None  # used when the regex has no ``info_type`` group
+
+
+@dataclass(frozen=True)
+class WeComConfig:
+    base_url: str = "https://qyapi.weixin.qq.com"
+    timeout_s: float = 10.0
+    permanent_code_api: Literal["v1", "v2"] = "v1"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    textfile: str | None = None  # node_exporter textfile collector target
+    listen: str | None = None  # "127.0.0.1:9464"; None = no HTTP listener
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """A notification sink: a WeCom group robot or a generic JSON webhook."""
+
+    kind: Literal["wecom_robot", "webhook"]
+    url: str = field(repr=False)
+    min_interval_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Config:
+    state_file: str = DEFAULT_STATE_FILE
+    start: Literal["beginning", "end"] = "beginning"
+    watch: Literal["auto", "inotify", "poll"] = "auto"
+    poll_interval_s: float = 2.0
+    rotate_wait_s: float = 30.0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    log_level: str = "info"
+    wecom: WeComConfig = WeComConfig()
+    suites: tuple[SuiteConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    patterns: tuple[PatternConfig, ...] = ()
+    metrics: MetricsConfig = MetricsConfig()
+    notify: tuple[NotifyConfig, ...] = ()
+    path: str | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def suite(self, suite_id: str) -> SuiteConfig | None:
+        for suite in self.suites:
+            if suite.suite_id == suite_id:
+                return suite
+        return None
+
+
+class _Table:
+    """A TOML table read with type checks and a clear error naming the key."""
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+        self.used: set[str] = set()
+
+    def _get(self, key: str, types: type | tuple[type, ...], default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            raise ConfigError(f"{self.where}: '{key}' must not be true/false")
+        if not isinstance(value, types):
+            raise ConfigError(f"{self.where}: '{key}' has the wrong type ({type(value).__name__})")
+        return value
+
+    def str(self, key: str, default: str | None = None) -> str | None:
+        value = self._get(key, str, default)
+        return None if value is None else str(value)
+
+    def required_str(self, key: str) -> str:
+        value = self.str(key)
+        if not value:
+            raise ConfigError(f"{self.where}: '{key}' is required")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = float(self._get(key, (int, float), default))
+        if value < minimum:
+            raise ConfigError(f"{self.where}: '{key}' must be at least {minimum}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(key, default)
+        if value not in choices:
+            raise ConfigError(f"{self.where}: '{key}' must be one of {', '.join(choices)}")
+        return value
+
+    def table(self, key: str) -> _Table:
+        return _Table(self._get(key, dict, {}), f"[{key}]")
+
+    def tables(self, key: str) -> list[_Table]:
+        items = self._get(key, list, [])
+        if not all(isinstance(item, dict) for item in items):
+            raise ConfigError(f"{self.where}: '{key}' must be written as [[{key}]] tables")
+        return [_Table(item, f"[[{key}]] #{n}") for n, item in enumerate(items, 1)]
+
+    def secret(self, key: str, credential: str | None) -> str | None:
+        """A secret given inline, as ``<key>_file``, or as a systemd credential."""
+        inline = self.str(key)
+        file_name = self.str(f"{key}_file")
+        if inline is not None and file_name is not None:
+            raise ConfigError(f"{self.where}: give '{key}' or '{key}_file', not both")
+        if inline is not None:
+            return inline
+        if file_name is not None:
+            return _read_secret_file(Path(file_name), f"{self.where}: '{key}_file'")
+        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credential and cred_dir:
+            path = Path(cred_dir) / credential
+            if path.is_file():
+                return _read_secret_file(path, f"{self.where}: credential {credential}")
+        return None
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown key(s): {', '.join(unknown)}")
+
+
+def _read_secret_file(path: Path, what: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+    if not value:
+        raise ConfigError(f"{what}: {path} is empty")
+    return value
+
+
+def _check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname:
+        host = parts.hostname
+        loopback = host == "localhost"
+        try:
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            pass
+        if loopback:
+            return url.rstrip("/")
+        raise ConfigError(f"[wecom] base_url: plain http is allowed only to loopback, not {host}")
+    raise ConfigError(f"[wecom] base_url: not an https URL: {url!r}")
+
+
+def _suite(table: _Table) -> SuiteConfig:
+    suite_id = table.required_str("suite_id")
+    if not _ID_RE.match(suite_id):
+        raise ConfigError(f"{table.where}: suite_id {suite_id!r} is not a WeCom id")
+    suite = SuiteConfig(
+        suite_id=suite_id,
+        suite_secret=table.secret("suite_secret", f"{suite_id}.suite_secret"),
+        token=table.secret("token", f"{suite_id}.token"),
+        encoding_aes_key=table.secret("encoding_aes_key", f"{suite_id}.encoding_aes_key"),
+    )
+    if suite.encoding_aes_key is not None and not _AES_KEY_RE.match(suite.encoding_aes_key):
+        raise ConfigError(f"{table.where}: encoding_aes_key must be 43 letters and digits")
+    if (suite.token is None) != (suite.encoding_aes_key is None):
+        raise ConfigError(f"{table.where}: give both token and encoding_aes_key, or neither")
+    table.reject_unknown()
+    return suite
+
+
+def _pattern(table: _Table) -> PatternConfig:
+    kind = table.choice("kind", SOURCE_KINDS, "callback")
+    regex = table.required_str("regex")
+    try:
+        compiled = re.compile(regex)
+    except re.error as exc:
+        raise ConfigError(f"{table.where}: regex does not compile: {exc}") from exc
+    if not compiled.groupindex:
+        raise ConfigError(f"{table.where}: regex needs named groups such as (?P<ip>...)")
+    pattern = PatternConfig(kind=kind, regex=regex, info_type=table.str("info_type"))  # type: ignore[arg-type]
+    table.reject_unknown()
+    return pattern
+
+
+def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
+    """Build a :class:`Config` from already-parsed TOML (tests use this directly)."""
+    top = _Table(data, path or "config")
+    warnings: list[str] = []
+
+    wecom_t = top.table("wecom")
+    wecom = WeComConfig(
+        base_url=_check_base_url(wecom_t.str("base_url", WeComConfig.base_url) or ""),
+        timeout_s=wecom_t.number("timeout_s", WeComConfig.timeout_s, minimum=0.1),
+        permanent_code_api=wecom_t.choice("permanent_code_api", ("v1", "v2"), "v1"),  # type: ignore[arg-type]
+    )
+    wecom_t.reject_unknown()
+
+    suites = tuple(_suite(t) for t in top.tables("suite"))
+    seen: set[str] = set()
+    for suite in suites:
+        if suite.suite_id in seen:
+            raise ConfigError(f"suite {suite.suite_id} is configured twice")
+        seen.add(suite.suite_id)
+        if suite.suite_secret is None:
+            warnings.append(f"suite {suite.suite_id} has no suite_secret: tickets are recorded, no call is made")
+
+    sources = []
+    for t in top.tables("source"):
+        sources.append(
+            SourceConfig(
+                kind=t.choice("kind", SOURCE_KINDS, "callback"),  # type: ignore[arg-type]
+                path=t.required_str("path"),
+                rotated_glob=t.str("rotated_glob"),
+            )
+        )
+        t.reject_unknown()
+    paths = [s.path for s in sources]
+    if len(set(paths)) != len(paths):
+        raise ConfigError("the same [[source]] path is configured twice")
+
+    metrics_t = top.table("metrics")
+    metrics = MetricsConfig(textfile=metrics_t.str("textfile"), listen=metrics_t.str("listen"))
+    metrics_t.reject_unknown()
+
+    notify = []
+    for t in top.tables("notify"):
+        url = t.secret("url", None)
+        if not url:
+            raise ConfigError(f"{t.where}: 'url' or 'url_file' is required")
+        notify.append(
+            NotifyConfig(
+                kind=t.choice("kind", ("wecom_robot", "webhook"), "webhook"),  # type: ignore[arg-type]
+                url=url,
+                min_interval_s=t.number("min_interval_s", NotifyConfig.min_interval_s),
+            )
+        )
+        t.reject_unknown()
+
+    config = Config(
+        state_file=top.str("state_file", DEFAULT_STATE_FILE) or DEFAULT_STATE_FILE,
+        start=top.choice("start", ("beginning", "end"), "beginning"),  # type: ignore[arg-type]
+        watch=top.choice("watch", ("auto", "inotify", "poll"), "auto"),  # type: ignore[arg-type]
+        poll_interval_s=top.number("poll_interval_s", 2.0, minimum=0.05),
+        rotate_wait_s=top.number("rotate_wait_s", 30.0),
+        max_line_bytes=int(top.number("max_line_bytes", DEFAULT_MAX_LINE_BYTES, minimum=1024)),
+        log_level=top.choice("log_level", ("debug", "info", "warning", "error"), "info"),
+        wecom=wecom,
+        suites=suites,
+        sources=tuple(sources),
+        patterns=tuple(_pattern(t) for t in top.tables("pattern")),
+        metrics=metrics,
+        notify=tuple(notify),
+        path=path,
+        warnings=tuple(warnings),
+    )
+    top.reject_unknown()
+    return config
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the config from ``path``, ``$IOTWX_WATCH_CONFIG`` or the default location."""
+    chosen = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+    try:
+        raw = chosen.read_bytes()
+        mode = chosen.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {chosen}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config {chosen} is not valid TOML: {exc}") from exc
+    config = parse_config(data, path=str(chosen))
+    has_inline_secret = any(
+        key in suite for suite in data.get("suite", []) if isinstance(suite, dict)
+        for key in ("suite_secret", "token", "encoding_aes_key")
+    )
+    if has_inline_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
+        warning = (
+            f"config {chosen} holds secrets and is readable by group/others "
+            f"(mode {stat.S_IMODE(mode):o}); chmod 600 it or use suite_secret_file"
+        )
+        config = replace(config, warnings=(*config.warnings, warning))
+    return config

@@ -1,0 +1,41 @@
+"""The WeCom calls the engine needs, as a Protocol with plain result types.
+
+The engine depends on this module only; :mod:`iotwx_watch.wecom` implements it over
+httpx and the tests may implement it with fakes. Secret fields are ``repr=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SuiteToken:
+    """A ``suite_access_token`` and its lifetime in seconds as WeCom gave it."""
+
+    value: str = field(repr=False)
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What redeeming an auth code yields: the corp and the app secret (permanent_code)."""
+
+    corpid: str
+    corp_name: str | None
+    agentid: int | None
+    permanent_code: str = field(repr=False)
+    state: str | None = None
+
+
+class WeComApi(Protocol):
+    """The two WeCom service calls; every failure raises :class:`~iotwx_watch.errors.WeComError`."""
+
+    def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
+        """POST /cgi-bin/service/get_suite_token."""
+        ...
+
+    def get_permanent_code(self, suite_access_token: str, auth_code: str) -> Authorization:
+        """Redeem an auth code (v1, or v2 + get_auth_info when so configured)."""
+        ...
