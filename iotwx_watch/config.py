@@ -9,6 +9,7 @@ inline, as ``<name>_file = "path"``, or through systemd credentials: a file name
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -126,18 +127,19 @@ class _Table:
         if key not in self.data:
             return default
         value = self.data[key]
-        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        allowed = types if isinstance(types, tuple) else (types,)
+        if isinstance(value, bool) and bool not in allowed:
             raise ConfigError(f"{self.where}: '{key}' must not be true/false")
         if not isinstance(value, types):
             raise ConfigError(f"{self.where}: '{key}' has the wrong type ({type(value).__name__})")
         return value
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    def text(self, key: str, default: str | None = None) -> str | None:
         value = self._get(key, str, default)
         return None if value is None else str(value)
 
     def required_str(self, key: str) -> str:
-        value = self.str(key)
+        value = self.text(key)
         if not value:
             raise ConfigError(f"{self.where}: '{key}' is required")
         return value
@@ -149,7 +151,7 @@ class _Table:
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.str(key, default)
+        value = self.text(key, default)
         if value not in choices:
             raise ConfigError(f"{self.where}: '{key}' must be one of {', '.join(choices)}")
         return value
@@ -165,8 +167,8 @@ class _Table:
 
     def secret(self, key: str, credential: str | None) -> str | None:
         """A secret given inline, as ``<key>_file``, or as a systemd credential."""
-        inline = self.str(key)
-        file_name = self.str(f"{key}_file")
+        inline = self.text(key)
+        file_name = self.text(f"{key}_file")
         if inline is not None and file_name is not None:
             raise ConfigError(f"{self.where}: give '{key}' or '{key}_file', not both")
         if inline is not None:
@@ -203,10 +205,8 @@ def _check_base_url(url: str) -> str:
     if parts.scheme == "http" and parts.hostname:
         host = parts.hostname
         loopback = host == "localhost"
-        try:
+        with contextlib.suppress(ValueError):
             loopback = loopback or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            pass
         if loopback:
             return url.rstrip("/")
         raise ConfigError(f"[wecom] base_url: plain http is allowed only to loopback, not {host}")
@@ -240,7 +240,7 @@ def _pattern(table: _Table) -> PatternConfig:
         raise ConfigError(f"{table.where}: regex does not compile: {exc}") from exc
     if not compiled.groupindex:
         raise ConfigError(f"{table.where}: regex needs named groups such as (?P<ip>...)")
-    pattern = PatternConfig(kind=kind, regex=regex, info_type=table.str("info_type"))  # type: ignore[arg-type]
+    pattern = PatternConfig(kind=kind, regex=regex, info_type=table.text("info_type"))  # type: ignore[arg-type]
     table.reject_unknown()
     return pattern
 
@@ -252,7 +252,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
 
     wecom_t = top.table("wecom")
     wecom = WeComConfig(
-        base_url=_check_base_url(wecom_t.str("base_url", WeComConfig.base_url) or ""),
+        base_url=_check_base_url(wecom_t.text("base_url", WeComConfig.base_url) or ""),
         timeout_s=wecom_t.number("timeout_s", WeComConfig.timeout_s, minimum=0.1),
         permanent_code_api=wecom_t.choice("permanent_code_api", ("v1", "v2"), "v1"),  # type: ignore[arg-type]
     )
@@ -265,7 +265,9 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             raise ConfigError(f"suite {suite.suite_id} is configured twice")
         seen.add(suite.suite_id)
         if suite.suite_secret is None:
-            warnings.append(f"suite {suite.suite_id} has no suite_secret: tickets are recorded, no call is made")
+            warnings.append(
+                f"suite {suite.suite_id} has no suite_secret: tickets are recorded, no call is made"
+            )
 
     sources = []
     for t in top.tables("source"):
@@ -273,7 +275,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             SourceConfig(
                 kind=t.choice("kind", SOURCE_KINDS, "callback"),  # type: ignore[arg-type]
                 path=t.required_str("path"),
-                rotated_glob=t.str("rotated_glob"),
+                rotated_glob=t.text("rotated_glob"),
             )
         )
         t.reject_unknown()
@@ -282,10 +284,10 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         raise ConfigError("the same [[source]] path is configured twice")
 
     metrics_t = top.table("metrics")
-    metrics = MetricsConfig(textfile=metrics_t.str("textfile"), listen=metrics_t.str("listen"))
+    metrics = MetricsConfig(textfile=metrics_t.text("textfile"), listen=metrics_t.text("listen"))
     metrics_t.reject_unknown()
 
-    notify = []
+    notify: list[NotifyConfig] = []
     for t in top.tables("notify"):
         url = t.secret("url", None)
         if not url:
@@ -300,7 +302,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         t.reject_unknown()
 
     config = Config(
-        state_file=top.str("state_file", DEFAULT_STATE_FILE) or DEFAULT_STATE_FILE,
+        state_file=top.text("state_file", DEFAULT_STATE_FILE) or DEFAULT_STATE_FILE,
         start=top.choice("start", ("beginning", "end"), "beginning"),  # type: ignore[arg-type]
         watch=top.choice("watch", ("auto", "inotify", "poll"), "auto"),  # type: ignore[arg-type]
         poll_interval_s=top.number("poll_interval_s", 2.0, minimum=0.05),

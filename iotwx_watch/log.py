@@ -70,7 +70,10 @@ def _scrub_value(value: Any, secrets: list[str]) -> Any:
                 value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
-        return {k: MASK if k in SECRET_KEYS and v else _scrub_value(v, secrets) for k, v in value.items()}
+        return {
+            k: MASK if k in SECRET_KEYS and v else _scrub_value(v, secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_scrub_value(v, secrets) for v in value]
     return value

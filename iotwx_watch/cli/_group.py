@@ -72,7 +72,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 )
 @click.version_option(package_name="iotwx-watch")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str
+) -> None:
     """Follow WeCom 代开发 callback and policy-engine logs and act on them.
 
     Reads suite_ticket and AuthCode callbacks from receive.log, calls WeCom's
