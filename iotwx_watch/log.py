@@ -131,5 +131,9 @@ def configure_logging(
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger bound with the component name."""
-    return structlog.get_logger().bind(component=name)
+    """A lazy structlog logger carrying the component name.
+
+    Lazy on purpose: module-level loggers are created at import, before the CLI
+    configures structlog; binding now would freeze the default, unmasked set-up.
+    """
+    return structlog.get_logger(component=name)
