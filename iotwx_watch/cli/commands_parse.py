@@ -1,0 +1,88 @@
+"""`parse`: a dry run of the extractors over whole files (no HTTP, no state).
+
+Runs the same extractor as the daemon (via :func:`iter_file_events`), prints each
+event as one JSON object per line on stdout (DESIGN.md, Contracts) and, with
+``--stats``, the counters on stderr, the way ``fail2ban-regex`` shows what a filter
+would match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+import click
+
+from iotwx_watch.cli._group import CliContext, main
+from iotwx_watch.config import Config
+from iotwx_watch.errors import SourceError
+from iotwx_watch.events import event_to_json
+from iotwx_watch.extract import EXTRACTOR_KINDS, ExtractorKind
+from iotwx_watch.extract.files import iter_file_events
+
+
+def _check_readable(path: str) -> None:
+    """Fail before printing anything when one of the files cannot be read."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _format_stats(path: str, stats: Counter[str], elapsed: float) -> str:
+    """The --stats summary: a header, then one ``key value`` line per counter."""
+    rows = [("bytes", stats["bytes"]), ("records", stats["records"])]
+    for prefix in ("events.", "skipped.", "rejects."):
+        rows.extend(sorted((k, v) for k, v in stats.items() if k.startswith(prefix)))
+    width = max(len(key) for key, _ in rows)
+    mib_s = stats["bytes"] / (1024 * 1024) / elapsed if elapsed > 0 else 0.0
+    lines = [f"== {path}"]
+    lines.extend(f"{key:<{width}}  {value}" for key, value in rows)
+    lines.append(f"{'elapsed_s':<{width}}  {elapsed:.3f} ({mib_s:.0f} MiB/s)")
+    return "\n".join(lines)
+
+
+@main.command("parse")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--kind",
+    type=click.Choice(list(EXTRACTOR_KINDS)),
+    default="auto",
+    show_default=True,
+    help="Which log the files are. auto reads both kinds until the first events show "
+    "which log it is (give the kind for a file that holds both).",
+)
+@click.option("--stats", "show_stats", is_flag=True, help="Print counters on stderr.")
+@click.pass_obj
+def parse(obj: CliContext, files: tuple[str, ...], kind: str, show_stats: bool) -> None:
+    """Print the events FILES yield, as JSON lines, without calling WeCom or saving state.
+
+    With the group's --config, suites with callback keys decrypt encrypted envelopes
+    and the config's [[pattern]]s apply; without one, the built-ins alone run.
+    """
+    config: Config | None = None
+    if obj.config_path:
+        config = obj.load_config(to_stderr=True)
+    else:
+        obj.configure_logging(to_stderr=True)
+    for path in files:
+        _check_readable(path)
+    out = sys.stdout
+    try:
+        for path in files:
+            stats: Counter[str] = Counter()
+            started = time.monotonic()
+            extractor_kind: ExtractorKind = kind  # type: ignore[assignment]  # a click Choice
+            for event in iter_file_events(path, extractor_kind, config=config, stats=stats):
+                out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+            out.flush()
+            if show_stats:
+                click.echo(_format_stats(path, stats, time.monotonic() - started), err=True)
+    except BrokenPipeError:
+        # The reader went away (`parse … | head`): stop quietly, like other filters.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,101 @@
+"""Operator patterns: ``[[pattern]]`` regexes with named groups, like fail2ban's failregex.
+
+A pattern is matched against the raw bytes of complete lines (its text is encoded as
+UTF-8, so literal Chinese text works; ``\\w`` and ``.`` see bytes). Named groups give
+the fields: for ``callback`` patterns ``suite_id``, ``info_type`` (or the pattern's
+``info_type`` setting), ``timestamp``, ``suite_ticket``, ``auth_code``, ``corpid``
+(or ``auth_corpid``), ``state``; for ``policy_engine`` patterns ``ip``, ``hint``,
+``corpid``, ``errcode``. The values are validated exactly like the built-ins'. A
+pattern sees the lines of one read at a time, so a pattern spanning several lines
+can miss a record split between two reads. Events that a built-in already reported
+for the same line are not reported twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from iotwx_watch.config import PatternConfig, SourceKind
+from iotwx_watch.events import BlockedIP, Event, SourcePosition
+from iotwx_watch.extract.callback_events import callback_event
+from iotwx_watch.extract.fields import decode
+from iotwx_watch.extract.policy import BLOCKED_ERRCODE
+from iotwx_watch.extract.records import line_start
+from iotwx_watch.extract.validate import check_ip, clean_hint, valid_id
+
+
+class _Compiled:
+    def __init__(self, pattern: PatternConfig) -> None:
+        self.regex = re.compile(pattern.regex.encode("utf-8"), re.MULTILINE)
+        self.info_type = pattern.info_type
+
+
+class PatternScanner:
+    """Applies the operator patterns of one kind to each new block of complete lines."""
+
+    def __init__(self, path: str, kind: SourceKind, patterns: Sequence[PatternConfig]) -> None:
+        self._path = path
+        self.kind: str = kind
+        self._patterns = [_Compiled(p) for p in patterns if p.kind == kind]
+        self._scanned = -1
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def reset(self) -> None:
+        """Forget the position (the bytes restart elsewhere)."""
+        self._scanned = -1
+
+    def resume(self, end_offset: int) -> int:
+        """See :class:`~iotwx_watch.extract.chunks.Scanner`: nothing is kept pending."""
+        return end_offset
+
+    def scan(
+        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
+    ) -> tuple[list[Event], int]:
+        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
+        lo = max(self._scanned - base, 0)
+        events: list[Event] = []
+        for pattern in self._patterns:
+            for match in pattern.regex.finditer(buf, lo, end):
+                source = SourcePosition(self._path, base + line_start(buf, match.start()))
+                groups = {k: decode(v) for k, v in match.groupdict().items() if v is not None}
+                stats["records"] += 1
+                event = self._event(groups, pattern, source, stats)
+                if event is not None:
+                    events.append(event)
+        self._scanned = base + end
+        events.sort(key=lambda e: e.source.offset if e.source else -1)
+        return events, base + end
+
+    def _event(
+        self,
+        groups: dict[str, str],
+        pattern: _Compiled,
+        source: SourcePosition,
+        stats: Counter[str],
+    ) -> Event | None:
+        groups = {k: v.strip() for k, v in groups.items()}
+        if self.kind == "callback":
+            if "info_type" not in groups and pattern.info_type:
+                groups["info_type"] = pattern.info_type
+            if "corpid" not in groups and "auth_corpid" in groups:
+                groups["corpid"] = groups["auth_corpid"]
+            return callback_event(groups, context_id=None, source=source, stats=stats)
+        if "errcode" in groups and groups["errcode"] != str(BLOCKED_ERRCODE):
+            stats["skipped.other_errcode"] += 1
+            return None
+        ip, reason = check_ip(groups.get("ip", ""))
+        if ip is None:
+            stats[f"skipped.{reason}"] += 1
+            return None
+        corpid = groups.get("corpid")
+        return BlockedIP(
+            ip,
+            BLOCKED_ERRCODE,
+            hint=clean_hint(groups.get("hint")),
+            corpid=corpid if corpid and valid_id(corpid) else None,
+            source=source,
+        )
