@@ -99,16 +99,16 @@ def test_daemon_is_a_notify_service_with_watchdog() -> None:
 
 
 def test_daemon_commands_and_paths() -> None:
-    """ExecStartPre checks the config, ExecStart runs, reload is SIGHUP, config via env."""
+    """ExecStart runs, reload is SIGHUP, config via env; no ExecStartPre (see below)."""
     actual = (
-        _one(DAEMON, "ExecStartPre"),
+        _values(DAEMON, "ExecStartPre"),
         _one(DAEMON, "ExecStart"),
         _one(DAEMON, "ExecReload"),
         _one(DAEMON, "Environment"),
         _one(DAEMON, "StateDirectory"),
     )
-    expected = (
-        f"{PROD_BINARY} check-config",
+    expected: tuple[list[str], str, str, str, str] = (
+        [],
         f"{PROD_BINARY} run",
         "/bin/kill -HUP $MAINPID",
         "IOTWX_WATCH_CONFIG=/etc/iotwx-watch/config.toml",
@@ -118,9 +118,42 @@ def test_daemon_commands_and_paths() -> None:
 
 
 def test_daemon_does_not_restart_on_config_or_lock_errors() -> None:
-    """Restart=on-failure, except for exit 2 (config) and 3 (lock held)."""
+    """Restart=on-failure, except for exit 2 (config), 3 (lock held), 243 (credentials)."""
     prevent = set(_one(DAEMON, "RestartPreventExitStatus").split())
-    assert ("on-failure", {"2", "3"}) == (_one(DAEMON, "Restart"), prevent)
+    assert ("on-failure", {"2", "3", "243"}) == (_one(DAEMON, "Restart"), prevent)
+
+
+def test_daemon_has_no_start_step_that_restart_prevention_misses() -> None:
+    """Only the main process is checked against RestartPreventExitStatus= (systemd.service(5)).
+
+    A failing ExecStartPre=/ExecStartPost= would be restarted until the start limit,
+    so the config check is left to the main process (`run`), which exits 2.
+    """
+    actual = [k for s, k, _ in _settings(DAEMON) if k in ("ExecStartPre", "ExecStartPost")]
+    assert [] == actual
+
+
+@pytest.mark.parametrize(
+    ("config_text", "what"),
+    [("state_file = 1\n", "wrong type"), (None, "missing file")],
+)
+def test_bad_config_makes_the_main_process_exit_with_a_no_restart_status(
+    tmp_path: Path, config_text: str | None, what: str
+) -> None:
+    """ExecStart's own command, given an unusable config, exits 2, which is not restarted."""
+    if "run" not in cli_main.commands:
+        pytest.skip("`run` is not registered in the CLI yet")
+    venv = Path(sys.executable).parent.parent
+    argv = _one(DAEMON, "ExecStart").replace(PROD_VENV, str(venv)).split()
+    config = tmp_path / "config.toml"
+    if config_text is not None:
+        config.write_text(config_text)
+    key, _, _ = _one(DAEMON, "Environment").partition("=")
+    env = {"PATH": "/usr/bin:/bin", key: str(config)}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
+    prevent = _one(DAEMON, "RestartPreventExitStatus").split()
+    actual = (result.returncode, str(result.returncode) in prevent, "error:" in result.stderr)
+    assert (EXIT_USAGE, True, True) == actual, (what, result.stderr)
 
 
 def test_exit_codes_match_errors_module() -> None:
@@ -185,10 +218,10 @@ def test_network_limited_to_internet_and_unix_sockets() -> None:
     assert {"AF_INET", "AF_INET6", "AF_UNIX"} == families
 
 
-@pytest.mark.parametrize("command", ["check-config", "run", "once"])
+@pytest.mark.parametrize("command", ["run", "once"])
 def test_unit_commands_exist_in_the_cli(command: str) -> None:
     """Every iotwx-watch subcommand a unit runs is a registered CLI command."""
-    if command not in cli_main.commands and command != "check-config":
+    if command not in cli_main.commands:
         pytest.skip(f"`{command}` is not implemented yet")
     assert command in cli_main.commands
 

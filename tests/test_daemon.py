@@ -1,0 +1,248 @@
+"""End-to-end tests of `iotwx-watch once` and `run` as real processes against the simulator:
+the main job, the lock, signals, SIGKILL, systemd notify, and no secret in any log line."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    SECRETS,
+    SUITE_A,
+    SUITE_B,
+    Workdir,
+    auth_record,
+    blocked_record,
+    cancel_record,
+    ticket_record,
+    wait_for,
+)
+
+
+def corps(work: Workdir, suite_id: str) -> dict[str, dict[str, object]]:
+    suites = work.state().get("suites", {})
+    result: dict[str, dict[str, object]] = suites.get(suite_id, {}).get("corps", {})
+    return result
+
+
+def permanent_code_calls(work: Workdir) -> int:
+    return sum(1 for call in work.sim.calls if "get_permanent_code" in call.endpoint)
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
+    process.send_signal(sig)
+    out, _ = process.communicate(timeout=30)
+    return process.returncode, out
+
+
+def test_once_does_the_whole_job(workdir: Workdir) -> None:
+    """Two suites, two corps (one code pushed three times), a secret reset, a cancel, a
+    blocked IP: one `once` records it all and redeems each code exactly once."""
+    now = int(time.time())
+    sim = workdir.sim
+    ticket_a = sim.push_ticket(SUITE_A, timestamp=now - 30)
+    ticket_b = sim.push_ticket(SUITE_B, timestamp=now - 20)
+    code_1 = sim.issue_auth_code(SUITE_A, "wwcorp0000000001", corp_name="Corp One", agentid=1000002)
+    code_2 = sim.issue_auth_code(SUITE_B, "wwcorp0000000002", corp_name="Corp Two", agentid=1000005)
+    reset_1 = sim.issue_auth_code(
+        SUITE_A, "wwcorp0000000001", corp_name="Corp One", agentid=1000002,
+        info_type="reset_permanent_code",
+    )
+    records = [
+        ticket_record(SUITE_A, ticket_a, now - 30),
+        ticket_record(SUITE_B, ticket_b, now - 20),
+        auth_record(SUITE_A, code_1, now - 10),
+        auth_record(SUITE_A, code_1, now - 10),
+        auth_record(SUITE_A, code_1, now - 10),
+        auth_record(SUITE_B, code_2, now - 9),
+        auth_record(SUITE_A, reset_1, now - 5, "reset_permanent_code"),
+        cancel_record(SUITE_B, "wwcorp0000000002", now - 1),
+    ]
+    workdir.append(workdir.receive_log, "noise line\n".join(records))
+    workdir.append(workdir.policy_log, "boot\n" + blocked_record("121.46.1.2") * 2)
+
+    result = workdir.run("once")
+    assert 0 == result.returncode, result.stdout + result.stderr
+
+    corp_1 = corps(workdir, SUITE_A)["wwcorp0000000001"]
+    assert sim.permanent_code_for("wwcorp0000000001") == corp_1["permanent_code"]
+    assert 1000002 == corp_1["agentid"]
+    assert "active" == corp_1["status"]
+    corp_2 = corps(workdir, SUITE_B)["wwcorp0000000002"]
+    assert "cancelled" == corp_2["status"]
+    assert corp_2.get("permanent_code") is None
+    assert 3 == permanent_code_calls(workdir)
+    blocked = workdir.state()["blocked_ips"]["121.46.1.2"]
+    assert "app" == blocked["whitelist"]
+    assert 2 == blocked["count"]
+    assert 0o600 == os.stat(workdir.state_file).st_mode & 0o777
+
+    mtime = workdir.state_file.stat().st_mtime_ns
+    again = workdir.run("once")
+    assert 0 == again.returncode, again.stderr
+    assert 3 == permanent_code_calls(workdir)
+    assert mtime == workdir.state_file.stat().st_mtime_ns
+
+
+def test_no_secret_in_any_log_line(workdir: Workdir) -> None:
+    """Every log line of an end-to-end run is free of every secret value involved."""
+    now = int(time.time())
+    sim = workdir.sim
+    ticket = sim.push_ticket(SUITE_A, timestamp=now)
+    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000003")
+    workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
+    workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+    sim.fail_next("get_permanent_code", errcode=-1)
+    result = workdir.run("--log-level", "debug", "once")
+    assert 0 == result.returncode, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "wecom" in output
+    secret = sim.permanent_code_for("wwcorp0000000003")
+    assert secret
+    for value in [*SECRETS.values(), ticket, code, secret]:
+        assert value not in output
+
+
+def test_bad_config_exits_2(workdir: Workdir) -> None:
+    """A config error exits 2 (systemd does not restart on it), with a one-line message."""
+    workdir.config_file.write_text("[[source]]\nkind = 'nginx'\npath = '/x'\n")
+    result = workdir.run("run")
+    assert 2 == result.returncode
+    assert "error:" in result.stderr
+    assert 1 == len(result.stderr.strip().splitlines())
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    yield sock
+    sock.close()
+
+
+def receive_until(sock: socket.socket, wanted: str, timeout: float = 20) -> list[str]:
+    """Collect notify datagrams until one contains `wanted`."""
+    seen: list[str] = []
+
+    def got() -> bool:
+        with contextlib.suppress(TimeoutError):
+            seen.append(sock.recv(4096).decode())
+        return any(wanted in message for message in seen)
+
+    wait_for(got, timeout, f"notify message {wanted}")
+    return seen
+
+
+def test_run_under_systemd(workdir: Workdir, notify_socket: socket.socket) -> None:
+    """`run` sends READY/STATUS/WATCHDOG, acts on new lines, reloads on SIGHUP, and
+    stops on SIGTERM with exit 0 and the state saved."""
+    env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "400000"}
+    daemon = workdir.start("run", env=env)
+    try:
+        messages = receive_until(notify_socket, "STATUS=following 2 log(s)")
+        assert any(m.startswith("READY=1") for m in messages)
+        receive_until(notify_socket, "WATCHDOG=1")
+
+        now = int(time.time())
+        ticket = workdir.sim.push_ticket(SUITE_A, timestamp=now)
+        code = workdir.sim.issue_auth_code(SUITE_A, "wwcorp0000000004")
+        workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
+        workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+        wait_for(lambda: corps(workdir, SUITE_A).get("wwcorp0000000004"), what="corp in state")
+
+        extra = workdir.root / "other.log"
+        workdir.config_file.write_text(
+            workdir.config_file.read_text()
+            + f'\n[[source]]\nkind = "policy_engine"\npath = "{extra}"\n'
+        )
+        daemon.send_signal(signal.SIGHUP)
+        receive_until(notify_socket, "RELOADING=1")
+        receive_until(notify_socket, "following 3 log(s)")
+        workdir.append(extra, blocked_record("203.0.113.7"))
+        wait_for(lambda: "203.0.113.7" in workdir.state().get("blocked_ips", {}), what="ip")
+
+        code_rc, output = stop(daemon)
+        assert 0 == code_rc, output
+        receive_until(notify_socket, "STOPPING=1")
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+
+
+def test_second_process_is_refused(workdir: Workdir) -> None:
+    """While `run` holds the lock, `once` exits 3 and names the holder's pid."""
+    daemon = workdir.start("run")
+    try:
+        wait_for(lambda: Path(f"{workdir.state_file}.lock").exists(), what="lock file")
+        result = wait_for(
+            lambda: (r := workdir.run("once")).returncode == 3 and r, what="exit 3"
+        )
+        assert f"pid {daemon.pid}" in result.stderr
+    finally:
+        stop(daemon)
+
+
+def test_sigkill_mid_burst_loses_nothing(workdir: Workdir) -> None:
+    """SIGKILL of `run` while lines are appended: after restarts every record is recorded."""
+    ips = [f"198.51.100.{n}" for n in range(1, 121)] + [f"2001:db8::{n:x}" for n in range(1, 81)]
+    rng = random.Random(7)
+    daemon = workdir.start("run")
+    try:
+        for n, ip in enumerate(ips, 1):
+            workdir.append(workdir.policy_log, f"noise {n}\n" + blocked_record(ip))
+            if n % 40 == 0:
+                time.sleep(rng.uniform(0, 0.3))
+                daemon.kill()
+                daemon.wait()
+                daemon = workdir.start("run")
+        wanted = set(ips)
+        wait_for(
+            lambda: wanted <= set(workdir.state().get("blocked_ips", {})),
+            timeout=30,
+            what="every blocked IP in the state",
+        )
+    finally:
+        stop(daemon)
+
+
+def test_sigkill_between_call_and_state_write(workdir: Workdir) -> None:
+    """Killed while get_permanent_code is in flight: the code is never sent again; the
+    restart reports it as interrupted (exit 1) so the operator asks for a new one."""
+    now = int(time.time())
+    sim = workdir.sim
+    ticket = sim.push_ticket(SUITE_A, timestamp=now)
+    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000005")
+    sim.fail_next("get_permanent_code", delay_s=3.0, times=1)
+    daemon = workdir.start("run")
+    try:
+        workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
+        workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+
+        def in_flight() -> bool:
+            ledger = workdir.state().get("suites", {}).get(SUITE_A, {}).get("auth_codes", {})
+            return any(entry.get("status") == "redeeming" for entry in ledger.values())
+
+        wait_for(in_flight, what="ledger entry 'redeeming'")
+        daemon.kill()
+        daemon.wait()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    result = workdir.run("once")
+    assert 1 == result.returncode, result.stdout + result.stderr
+    ledger = workdir.state()["suites"][SUITE_A]["auth_codes"]
+    assert ["failed"] == [entry["status"] for entry in ledger.values()]
+    assert code not in workdir.state_file.read_text()
+    wait_for(lambda: permanent_code_calls(workdir) >= 1, what="the in-flight call logged")
+    assert 1 == permanent_code_calls(workdir)
