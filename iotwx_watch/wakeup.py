@@ -83,6 +83,8 @@ class Wakeup:
         self._handler = _Handler(self)
         self.backend: str = "timer"
         self.events_seen = 0
+        self._attempted = "timer"
+        self._failure_logged = False
 
     # -- public API ---------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class Wakeup:
                 _log.info("tail.watch_backend", backend="poll", reason="network_filesystem",
                           fs_types=blind)
                 backend = "poll"
+        self._attempted = backend
         try:
             self._observer = self._make_observer(backend)
             self._observer.start()
@@ -160,10 +163,10 @@ class Wakeup:
 
     def _fail(self, exc: BaseException) -> None:
         """One loud line, then timer polling for good."""
-        tried = self.backend if self._observer is not None else self._mode
         self.stop()
-        if tried != "timer":
-            _log.error("tail.observer_failed", backend=tried, error=repr(exc),
+        if not self._failure_logged:
+            self._failure_logged = True
+            _log.error("tail.observer_failed", backend=self._attempted, error=repr(exc),
                        fallback="timer", poll_interval_s=self._poll_interval_s)
         self.backend = "timer"
         self._event.set()  # something may have been missed: check now

@@ -166,3 +166,19 @@ def test_watch_paths_switches_to_a_new_directory(tmp_path: Path) -> None:
         wait_until_woken(wakeup)
     finally:
         wakeup.stop()
+
+
+def test_observer_that_cannot_start_falls_back_loudly(tmp_path: Path) -> None:
+    """An observer whose thread cannot start (EMFILE) is reported once; timer polling follows."""
+
+    class Broken(InotifyObserver):
+        def start(self) -> None:
+            raise OSError(errno.EMFILE, "inotify instance limit reached")
+
+    wakeup = Wakeup([str(tmp_path / "x.log")], mode="inotify",
+                    observer_factory=lambda backend: Broken())
+    with capture_logs() as logs:
+        wakeup.start()
+        wakeup.wait(0.0)
+    assert "timer" == wakeup.backend
+    assert [("tail.observer_failed", "inotify")] == [(e["event"], e["backend"]) for e in logs]
