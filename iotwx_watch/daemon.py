@@ -15,8 +15,9 @@ from iotwx_watch.config import Config
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
 from iotwx_watch.log import get_logger
 from iotwx_watch.observers import Observers
-from iotwx_watch.runner import Runner, StopFlag
+from iotwx_watch.runner import Runner
 from iotwx_watch.sdnotify import Notifier
+from iotwx_watch.signals import SignalFlags
 from iotwx_watch.wakeup import Wakeup
 from iotwx_watch.wecom import CallRecord, WeComClient
 
@@ -112,7 +113,7 @@ def run_forever(
         mode=config.watch,
         poll_interval_s=config.poll_interval_s,
     )
-    flags = StopFlag(wakeup.wake)
+    flags = SignalFlags(wakeup.wake)
     with (
         make_client(config, on_call=observers.on_call) as client,
         make_runner(config, client, observers) as runner,
@@ -125,13 +126,12 @@ def run_forever(
             notifier.status(status_line(runner))
             log.info("daemon.ready", backend=wakeup.backend, sources=len(runner.readers))
             watchdog = notifier.watchdog_interval()
-            while not flags.stop.is_set():
+            while not flags.stop_requested:
                 timeout = runner.seconds_until_due(config.poll_interval_s)
                 if watchdog is not None:
                     timeout = min(timeout, watchdog / 2)
                 wakeup.wait(timeout)
-                if flags.reload.is_set():
-                    flags.reload.clear()
+                if flags.take_reload():
                     _reload(runner, wakeup, reload_config, notifier)
                     config = runner.config
                 runner.batch()

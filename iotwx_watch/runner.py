@@ -8,14 +8,11 @@ the results they led to, so a crash can repeat a read but never lose one.
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, Protocol
 
 from iotwx_watch.config import Config, SourceConfig
@@ -244,33 +241,3 @@ class Runner:
         if due is None:
             return default
         return max(0.0, min(default, due - self.clock()))
-
-
-class StopFlag:
-    """SIGTERM/SIGINT ask to stop, SIGHUP to reload; handlers only set flags and wake the loop."""
-
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self.stop = threading.Event()
-        self.reload = threading.Event()
-        self._wake = wake
-
-    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        self.stop.set()
-        self._wake()
-
-    def _on_hup(self, signum: int, _frame: FrameType | None) -> None:
-        self.reload.set()
-        self._wake()
-
-    @contextmanager
-    def installed(self) -> Iterator[StopFlag]:
-        previous = {
-            signal.SIGTERM: signal.signal(signal.SIGTERM, self._on_stop),
-            signal.SIGINT: signal.signal(signal.SIGINT, self._on_stop),
-            signal.SIGHUP: signal.signal(signal.SIGHUP, self._on_hup),
-        }
-        try:
-            yield self
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)

@@ -70,7 +70,9 @@ class Notifier:
         message = "\n".join(assignments).encode("utf-8", "replace")
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-                sock.sendto(message, self._address)
+                # Never block: a receiver whose queue is full (10 datagrams by default)
+                # would otherwise stop the daemon inside a watchdog ping.
+                sock.sendto(message, socket.MSG_DONTWAIT, self._address)
         except OSError as exc:
             self._report_failure(exc)
             return False

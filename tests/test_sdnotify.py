@@ -226,3 +226,11 @@ def test_watchdog_interval(
         pid_value = {"self": str(os.getpid()), "other": str(os.getpid() + 1)}.get(pid, pid)
         monkeypatch.setenv("WATCHDOG_PID", pid_value)
     assert expected == Notifier(None).watchdog_interval()
+
+
+def test_full_receiver_queue_never_blocks(path_listener: Listener) -> None:
+    """A receiver that stops reading makes sends fail (reported), never hang the daemon."""
+    notifier = Notifier(path_listener.name)
+    results = [notifier.notify("WATCHDOG=1") for _ in range(500)]
+    assert False in results
+    assert "WATCHDOG=1" == path_listener.receive()
