@@ -38,10 +38,37 @@ def permanent_code_calls(work: Workdir) -> int:
     return sum(1 for call in work.sim.calls if "get_permanent_code" in call.endpoint)
 
 
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
-    process.send_signal(sig)
-    out, _ = process.communicate(timeout=30)
-    return process.returncode, out
+class Daemon:
+    """`iotwx-watch run` as a real process; its output goes to a file, never a pipe that
+    could fill up and block it."""
+
+    def __init__(self, work: Workdir, env: dict[str, str] | None = None) -> None:
+        self.output = work.root / f"daemon-{time.monotonic_ns()}.out"
+        with self.output.open("w") as out:
+            self.process = subprocess.Popen(
+                work.command("run"),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **work.env, **(env or {})},
+            )
+        self.pid = self.process.pid
+
+    def text(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self) -> None:
+        """Block until the first catch-up is done and the signal handlers are in place."""
+        wait_for(lambda: "daemon.ready" in self.text(), what="daemon.ready in the output")
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        return code, self.text()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
 
 def test_once_does_the_whole_job(workdir: Workdir) -> None:
@@ -147,7 +174,7 @@ def test_run_under_systemd(workdir: Workdir, notify_socket: socket.socket) -> No
     """`run` sends READY/STATUS/WATCHDOG, acts on new lines, reloads on SIGHUP, and
     stops on SIGTERM with exit 0 and the state saved."""
     env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "400000"}
-    daemon = workdir.start("run", env=env)
+    daemon = Daemon(workdir, env)
     try:
         messages = receive_until(notify_socket, "STATUS=following 2 log(s)")
         assert any(m.startswith("READY=1") for m in messages)
@@ -165,24 +192,22 @@ def test_run_under_systemd(workdir: Workdir, notify_socket: socket.socket) -> No
             workdir.config_file.read_text()
             + f'\n[[source]]\nkind = "policy_engine"\npath = "{extra}"\n'
         )
-        daemon.send_signal(signal.SIGHUP)
+        daemon.process.send_signal(signal.SIGHUP)
         receive_until(notify_socket, "RELOADING=1")
         receive_until(notify_socket, "following 3 log(s)")
         workdir.append(extra, blocked_record("203.0.113.7"))
         wait_for(lambda: "203.0.113.7" in workdir.state().get("blocked_ips", {}), what="ip")
 
-        code_rc, output = stop(daemon)
+        code_rc, output = daemon.stop()
         assert 0 == code_rc, output
         receive_until(notify_socket, "STOPPING=1")
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        daemon.kill()
 
 
 def test_second_process_is_refused(workdir: Workdir) -> None:
     """While `run` holds the lock, `once` exits 3 and names the holder's pid."""
-    daemon = workdir.start("run")
+    daemon = Daemon(workdir)
     try:
         wait_for(lambda: Path(f"{workdir.state_file}.lock").exists(), what="lock file")
         result = wait_for(
@@ -190,22 +215,27 @@ def test_second_process_is_refused(workdir: Workdir) -> None:
         )
         assert f"pid {daemon.pid}" in result.stderr
     finally:
-        stop(daemon)
+        daemon.stop()
 
 
-def test_sigkill_mid_burst_loses_nothing(workdir: Workdir) -> None:
-    """SIGKILL of `run` while lines are appended: after restarts every record is recorded."""
+def test_sigkill_and_sigterm_mid_burst_lose_nothing(workdir: Workdir) -> None:
+    """`run` killed (SIGKILL) or stopped (SIGTERM, exit 0) while lines are appended:
+    after the restarts every record is recorded."""
     ips = [f"198.51.100.{n}" for n in range(1, 121)] + [f"2001:db8::{n:x}" for n in range(1, 81)]
     rng = random.Random(7)
-    daemon = workdir.start("run")
+    daemon = Daemon(workdir)
     try:
         for n, ip in enumerate(ips, 1):
             workdir.append(workdir.policy_log, f"noise {n}\n" + blocked_record(ip))
             if n % 40 == 0:
                 time.sleep(rng.uniform(0, 0.3))
-                daemon.kill()
-                daemon.wait()
-                daemon = workdir.start("run")
+                if n % 80 == 0:
+                    daemon.wait_ready()  # SIGTERM before the handlers exist is plain death
+                    code, output = daemon.stop()
+                    assert 0 == code, output
+                else:
+                    daemon.kill()
+                daemon = Daemon(workdir)
         wanted = set(ips)
         wait_for(
             lambda: wanted <= set(workdir.state().get("blocked_ips", {})),
@@ -213,7 +243,7 @@ def test_sigkill_mid_burst_loses_nothing(workdir: Workdir) -> None:
             what="every blocked IP in the state",
         )
     finally:
-        stop(daemon)
+        daemon.stop()
 
 
 def test_sigkill_between_call_and_state_write(workdir: Workdir) -> None:
@@ -224,7 +254,7 @@ def test_sigkill_between_call_and_state_write(workdir: Workdir) -> None:
     ticket = sim.push_ticket(SUITE_A, timestamp=now)
     code = sim.issue_auth_code(SUITE_A, "wwcorp0000000005")
     sim.fail_next("get_permanent_code", delay_s=3.0, times=1)
-    daemon = workdir.start("run")
+    daemon = Daemon(workdir)
     try:
         workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
         workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
@@ -234,15 +264,13 @@ def test_sigkill_between_call_and_state_write(workdir: Workdir) -> None:
             return any(entry.get("status") == "redeeming" for entry in ledger.values())
 
         wait_for(in_flight, what="ledger entry 'redeeming'")
-        daemon.kill()
-        daemon.wait()
+        # The simulator logs the call on arrival, then answers 3 s late: kill in between.
+        wait_for(lambda: permanent_code_calls(workdir) == 1, what="the call to arrive")
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
+        daemon.kill()
     result = workdir.run("once")
     assert 1 == result.returncode, result.stdout + result.stderr
     ledger = workdir.state()["suites"][SUITE_A]["auth_codes"]
     assert ["failed"] == [entry["status"] for entry in ledger.values()]
     assert code not in workdir.state_file.read_text()
-    wait_for(lambda: permanent_code_calls(workdir) >= 1, what="the in-flight call logged")
     assert 1 == permanent_code_calls(workdir)
