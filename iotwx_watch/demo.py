@@ -8,6 +8,7 @@ follower, extractor, engine, WeCom client over loopback HTTP, state store, healt
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import tomllib
@@ -64,6 +65,30 @@ def demo_config(samples: Path, workdir: Path, base_url: str) -> Config:
     return parse_config(data, path=str(samples / "iotwx-watch.toml"))
 
 
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    return str(value)
+
+
+def write_demo_config(config: Config, path: Path) -> None:
+    """The demo's config as a file, so `iotwx-watch --config PATH status` works afterwards."""
+    lines = [f"state_file = {_toml_value(config.state_file)}", "", "[wecom]",
+             f"base_url = {_toml_value(config.wecom.base_url)}", ""]
+    for suite in config.suites:
+        lines.append("[[suite]]")
+        for key in ("suite_id", "suite_secret", "token", "encoding_aes_key"):
+            value = getattr(suite, key)
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    for source in config.sources:
+        lines += ["[[source]]", f"kind = {_toml_value(source.kind)}",
+                  f"path = {_toml_value(source.path)}", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)
+
+
 def _stage_world(sim: WeComSimulator, config: Config, world: dict[str, Any]) -> float:
     """Register suites, the samples' tickets and codes with the simulator; return replay time."""
     for suite in config.suites:
@@ -106,6 +131,7 @@ def run_demo(samples: Path, workdir: Path) -> DemoResult:
         replay_at = _stage_world(sim, config, world)
         offset = replay_at - time.time()
         clock: Callable[[], float] = lambda: time.time() + offset  # noqa: E731
+        write_demo_config(config, workdir / "config.toml")
         exit_code = run_once(config, Observers(batch=[], on_notice=None), clock=clock)
         calls = Counter(call.endpoint for call in sim.calls)
     state = StateStore(config.state_file).load()

@@ -136,11 +136,7 @@ class Opener:
             if cursor.mtime_ns:  # files rotated since the cursor was taken still come first
                 exclude = {path_id} if path_id is not None else set()
                 self._queue = self._open_rotated(newer_than(siblings, cursor.mtime_ns, exclude))
-        if self._queue and at_path is not None:
-            os.close(at_path.fd)  # reopened by path after the rotated files are done
-            at_path = None
-        self._cur = self._queue.pop(0) if self._queue else at_path
-        return self._cur is not None
+        return self._read_queue_first(at_path)
 
     def _resume_empty(
         self, cursor: Cursor, at_path: OpenFile | None, siblings: list[Sibling]
@@ -159,6 +155,10 @@ class Opener:
             self.stats["rotations"] += 1
             _log.info("tail.rotated", path=self.path, while_stopped=True, files=len(newer))
             self._queue = self._open_rotated(newer)
+        return self._read_queue_first(at_path)
+
+    def _read_queue_first(self, at_path: OpenFile | None) -> bool:
+        """Make ``_cur`` the first queued rotated file, else the file at the path."""
         if self._queue and at_path is not None:
             os.close(at_path.fd)  # reopened by path after the rotated files are done
             at_path = None
@@ -175,12 +175,10 @@ class Opener:
             exclude = {cursor.file} | ({path_id} if path_id is not None else set())
             candidates += newer_than(siblings, cursor.mtime_ns, exclude)
         for sibling in candidates:
-            try:
-                of = self._wrap(os.open(sibling.path, os.O_RDONLY | os.O_CLOEXEC), sibling.path)
-            except OSError:
+            of = self._open_rotated_file(sibling)
+            if of is None:
                 continue
             if mismatch(of.fd, cursor, identity=of.file == cursor.file) is None:
-                of.rotated = of.downtime = True
                 return of
             os.close(of.fd)
         return None
@@ -198,12 +196,13 @@ class Opener:
 
     def _open_rotated(self, siblings: list[Sibling]) -> list[OpenFile]:
         """Open rotated files to be read whole and let go at their end."""
-        opened: list[OpenFile] = []
-        for sibling in siblings:
-            try:
-                of = self._wrap(os.open(sibling.path, os.O_RDONLY | os.O_CLOEXEC), sibling.path)
-            except OSError:
-                continue
-            of.rotated = of.downtime = True
-            opened.append(of)
-        return opened
+        return [of for s in siblings if (of := self._open_rotated_file(s)) is not None]
+
+    def _open_rotated_file(self, sibling: Sibling) -> OpenFile | None:
+        """Open one rotated file, to be let go at its end; None when it is gone already."""
+        try:
+            of = self._wrap(os.open(sibling.path, os.O_RDONLY | os.O_CLOEXEC), sibling.path)
+        except OSError:
+            return None
+        of.rotated = of.downtime = True
+        return of

@@ -135,17 +135,14 @@ class _SnapshotCollector:
             return
         yield from _source_families(snap.sources)
         yield from _health_families(snap.health)
-        batch = GaugeMetricFamily(
-            f"{PREFIX}_last_batch_timestamp_seconds", "When the last batch finished (epoch s)."
-        )
+        batch = _gauge("last_batch_timestamp_seconds", "When the last batch finished (epoch s).")
         if snap.last_batch_at is not None:
             batch.add_metric([], snap.last_batch_at)
         yield batch
         yield CounterMetricFamily(f"{PREFIX}_batches", "Batches run.", value=snap.batches)
         if snap.notifications is not None:
-            sent = CounterMetricFamily(
-                f"{PREFIX}_notifications", "Notifications per sink and outcome.",
-                labels=["sink", "outcome"],
+            sent = _counter(
+                "notifications", "Notifications per sink and outcome.", "sink", "outcome"
             )
             for sink, counts in sorted(snap.notifications.items()):
                 for outcome in sorted(set(counts) | {"sent", "failed", "dropped"}):
@@ -153,25 +150,26 @@ class _SnapshotCollector:
             yield sent
 
 
+def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
+    """A gauge family named ``iotwx_watch_<name>``."""
+    return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+
+
+def _counter(name: str, documentation: str, *labels: str) -> CounterMetricFamily:
+    """A counter family named ``iotwx_watch_<name>`` (exposed with a ``_total`` sample)."""
+    return CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+
+
 def _source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
-    labels = ["path", "kind"]
-    read = CounterMetricFamily(f"{PREFIX}_source_bytes_read", "Bytes read per log.", labels=labels)
-    records = CounterMetricFamily(
-        f"{PREFIX}_source_records", "Candidate records seen per log.", labels=labels
-    )
-    events = CounterMetricFamily(
-        f"{PREFIX}_events", "Events extracted per log and type.", labels=[*labels, "type"]
-    )
-    rejects = CounterMetricFamily(
-        f"{PREFIX}_rejects", "Records rejected, per reason.", labels=[*labels, "reason"]
-    )
-    skipped = CounterMetricFamily(
-        f"{PREFIX}_skipped", "Records skipped, per reason.", labels=[*labels, "reason"]
-    )
-    follow = CounterMetricFamily(
-        f"{PREFIX}_follow_events",
-        "What the follower met per log (rotations, truncations, gaps, ...).",
-        labels=[*labels, "event"],
+    src_labels = ("path", "kind")
+    read = _counter("source_bytes_read", "Bytes read per log.", *src_labels)
+    records = _counter("source_records", "Candidate records seen per log.", *src_labels)
+    events = _counter("events", "Events extracted per log and type.", *src_labels, "type")
+    rejects = _counter("rejects", "Records rejected, per reason.", *src_labels, "reason")
+    skipped = _counter("skipped", "Records skipped, per reason.", *src_labels, "reason")
+    follow = _counter(
+        "follow_events", "What the follower met per log (rotations, truncations, gaps, ...).",
+        *src_labels, "event",
     )
     for src in sources:
         base = [src.path, src.kind]
@@ -191,25 +189,17 @@ def _source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
 
 
 def _health_families(h: Health) -> Iterator[Metric]:
-    ticket_age = GaugeMetricFamily(
-        f"{PREFIX}_ticket_age_seconds", "Age of the newest suite_ticket by its TimeStamp.",
-        labels=["suite_id"],
+    ticket_age = _gauge(
+        "ticket_age_seconds", "Age of the newest suite_ticket by its TimeStamp.", "suite_id"
     )
-    ticket_ok = GaugeMetricFamily(
-        f"{PREFIX}_ticket_usable", "1 when the newest ticket is present, fresh and not rejected.",
-        labels=["suite_id"],
+    ticket_ok = _gauge(
+        "ticket_usable", "1 when the newest ticket is present, fresh and not rejected.", "suite_id"
     )
-    token = GaugeMetricFamily(
-        f"{PREFIX}_suite_token_valid_seconds", "Seconds the cached suite token stays valid.",
-        labels=["suite_id"],
+    token = _gauge(
+        "suite_token_valid_seconds", "Seconds the cached suite token stays valid.", "suite_id"
     )
-    corps = GaugeMetricFamily(
-        f"{PREFIX}_corps", "Corps per suite and status.", labels=["suite_id", "status"]
-    )
-    codes = GaugeMetricFamily(
-        f"{PREFIX}_auth_codes", "Ledger entries per suite and status.",
-        labels=["suite_id", "status"],
-    )
+    corps = _gauge("corps", "Corps per suite and status.", "suite_id", "status")
+    codes = _gauge("auth_codes", "Ledger entries per suite and status.", "suite_id", "status")
     for s in h.suites:
         if s.ticket is not None:
             ticket_age.add_metric([s.suite_id], s.ticket.age_s)
@@ -222,31 +212,19 @@ def _health_families(h: Health) -> Iterator[Metric]:
             corps.add_metric([s.suite_id, status], by_status[status])
         for status in ("pending", "redeeming", "redeemed", "failed", "expired"):
             codes.add_metric([s.suite_id, status], s.auth_code_counts.get(status, 0))
-    blocked = GaugeMetricFamily(
-        f"{PREFIX}_blocked_ips", "Addresses refused with 60020, per whitelist.",
-        labels=["whitelist"],
-    )
-    waiting = GaugeMetricFamily(
-        f"{PREFIX}_ips_to_whitelist", "Addresses still waiting to be whitelisted.",
-        labels=["whitelist"],
-    )
+    blocked = _gauge("blocked_ips", "Addresses refused with 60020, per whitelist.", "whitelist")
+    waiting = _gauge("ips_to_whitelist", "Addresses still waiting to be whitelisted.", "whitelist")
     for place in ("app", "provider"):
         blocked.add_metric([place], sum(1 for b in h.blocked_ips if b.whitelist == place))
         waiting.add_metric(
             [place], sum(1 for b in h.blocked_ips if b.whitelist == place and b.waiting)
         )
-    source_up = GaugeMetricFamily(
-        f"{PREFIX}_source_exists", "1 when the log file exists.", labels=["path", "kind"]
-    )
+    source_up = _gauge("source_exists", "1 when the log file exists.", "path", "kind")
     for src in h.sources:
         source_up.add_metric([src.source.path, src.source.kind], 1.0 if src.source.exists else 0.0)
-    level = GaugeMetricFamily(
-        f"{PREFIX}_health_level", "0 ok, 1 warn, 2 critical (status exits 1 above 0)."
-    )
+    level = _gauge("health_level", "0 ok, 1 warn, 2 critical (status exits 1 above 0).")
     level.add_metric([], LEVEL_RANK[h.level])
-    problems = GaugeMetricFamily(
-        f"{PREFIX}_problems", "Open problems per code and level.", labels=["code", "level"]
-    )
+    problems = _gauge("problems", "Open problems per code and level.", "code", "level")
     for (code, lvl), n in sorted(Counter((p.code, p.level) for p in h.problems).items()):
         problems.add_metric([code, lvl], n)
     yield from (ticket_age, ticket_ok, token, corps, codes, blocked, waiting, source_up, level,

@@ -29,7 +29,6 @@ from iotwx_watch.sim_core import (
     SimCall,
     SimCore,
     SimSuite,
-    new_auth_code,
     new_fault,
 )
 
@@ -203,8 +202,9 @@ class WeComSimulator:
         value = secrets.token_urlsafe(48)
         with self._core.lock:
             ts = int(self._core.clock()) if timestamp is None else timestamp
-            self._register_code(
-                value, suite_id, corpid, corp_name, agentid, info_type, ts, float(ts), state
+            self._core.add_code(
+                value, suite_id=suite_id, corpid=corpid, corp_name=corp_name, agentid=agentid,
+                info_type=info_type, timestamp=ts, valid_from=float(ts), state=state,
             )
         self._xml[value] = auth_code_xml(suite_id, value, info_type, ts, state)
         return value
@@ -223,39 +223,12 @@ class WeComSimulator:
     ) -> None:
         """Register a code found in a sample log; valid ``auth_code_ttl_s`` from now."""
         with self._core.lock:
-            now = self._core.clock()
-            self._register_code(
-                auth_code, suite_id, corpid, corp_name, agentid, info_type, timestamp, now, state
+            self._core.add_code(
+                auth_code, suite_id=suite_id, corpid=corpid, corp_name=corp_name, agentid=agentid,
+                info_type=info_type, timestamp=timestamp, valid_from=self._core.clock(),
+                state=state,
             )
         self._xml[auth_code] = auth_code_xml(suite_id, auth_code, info_type, timestamp, state)
-
-    def _register_code(
-        self,
-        value: str,
-        suite_id: str,
-        corpid: str,
-        corp_name: str,
-        agentid: int,
-        info_type: str,
-        timestamp: int,
-        valid_from: float,
-        state: str | None,
-    ) -> None:
-        if info_type not in ("create_auth", "reset_permanent_code"):
-            raise ValueError(
-                f"an auth code comes with create_auth or reset_permanent_code, not {info_type!r}"
-            )
-        code = new_auth_code(
-            suite_id=suite_id,
-            corpid=corpid,
-            corp_name=corp_name,
-            agentid=agentid,
-            info_type=info_type,
-            timestamp=timestamp,
-            expires_at=valid_from + self._core.auth_code_ttl_s,
-            state=state,
-        )
-        self._core.add_code(value, code)
 
     def callback_xml(self, value: str) -> str:
         """The callback XML for a ticket or auth code this simulator issued or accepted."""

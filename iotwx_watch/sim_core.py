@@ -324,9 +324,19 @@ class SimCore:
         if all(t.value != value for t in known):  # WeCom retries a push: same ticket again
             known.append(_Ticket(value, timestamp, fresh_from))
 
-    def add_code(self, value: str, code: _AuthCode) -> None:
-        """Register an auth code; a repeat (WeCom retries callbacks) keeps the first."""
-        self._suite(code.suite_id)
+    def add_code(
+        self, value: str, *, suite_id: str, corpid: str, corp_name: str, agentid: int,
+        info_type: str, timestamp: int, valid_from: float, state: str | None,
+    ) -> None:
+        """Register an auth code valid ``auth_code_ttl_s`` from ``valid_from``; a repeat
+        (WeCom retries callbacks) keeps the first."""
+        if info_type not in ("create_auth", "reset_permanent_code"):
+            raise ValueError(
+                f"an auth code comes with create_auth or reset_permanent_code, not {info_type!r}"
+            )
+        self._suite(suite_id)
+        expires = valid_from + self.auth_code_ttl_s
+        code = _AuthCode(suite_id, corpid, corp_name, agentid, info_type, timestamp, expires, state)
         self.codes.setdefault(value, code)
 
     def _suite(self, suite_id: str) -> SimSuite:
@@ -334,21 +344,6 @@ class SimCore:
         if suite is None:
             raise KeyError(f"unknown suite {suite_id!r}: add_suite() first")
         return suite
-
-
-def new_auth_code(
-    *,
-    suite_id: str,
-    corpid: str,
-    corp_name: str,
-    agentid: int,
-    info_type: str,
-    timestamp: int,
-    expires_at: float,
-    state: str | None,
-) -> _AuthCode:
-    """A code record for :meth:`SimCore.add_code` (the record type stays private)."""
-    return _AuthCode(suite_id, corpid, corp_name, agentid, info_type, timestamp, expires_at, state)
 
 
 def new_fault(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,12 +16,23 @@ from typing import Any
 
 import pytest
 
-from iotwx_watch.sim import WeComSimulator
+from iotwx_watch.sim import WeComSimulator, auth_change_xml, auth_code_xml, ticket_xml
 
 SUITE_A = "dkA1b2c3d4e5f6a7b8"
 SUITE_B = "dkB1b2c3d4e5f6a7b8"
 SECRETS = {SUITE_A: "sim-secret-aaaa-1111", SUITE_B: "sim-secret-bbbb-2222"}
 BIN = str(Path(sys.executable).with_name("iotwx-watch"))
+SIM_START = 1_800_000_000.0
+
+
+class SimClock:
+    """The simulator's clock, moved by tests instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = SIM_START
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
@@ -37,29 +49,18 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "c
 
 def ticket_record(suite_id: str, ticket: str, timestamp: int) -> str:
     """A suite_ticket callback as the callback server's PHP script logs it."""
-    return (
-        f"收到的id: {suite_id}\n"
-        f"<xml><SuiteId><![CDATA[{suite_id}]]></SuiteId><InfoType><![CDATA[suite_ticket]]>"
-        f"</InfoType><TimeStamp>{timestamp}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]>"
-        f"</SuiteTicket></xml>\n"
-    )
+    return f"收到的id: {suite_id}\n{ticket_xml(suite_id, ticket, timestamp)}\n"
 
 
 def auth_record(suite_id: str, code: str, timestamp: int, info_type: str = "create_auth") -> str:
-    """A create_auth / reset_permanent_code callback, over several lines."""
-    return (
-        f"收到的id: {suite_id}\n<xml>\n<SuiteId><![CDATA[{suite_id}]]></SuiteId>\n"
-        f"<AuthCode><![CDATA[{code}]]></AuthCode>\n<InfoType><![CDATA[{info_type}]]></InfoType>\n"
-        f"<TimeStamp>{timestamp}</TimeStamp>\n</xml>\n"
-    )
+    """A create_auth / reset_permanent_code callback, over several lines (one element each)."""
+    xml = auth_code_xml(suite_id, code, info_type, timestamp)
+    return f"收到的id: {suite_id}\n" + re.sub(r"(<xml>|</\w+>)", "\\1\n", xml)
 
 
 def cancel_record(suite_id: str, corpid: str, timestamp: int) -> str:
-    return (
-        f"<xml><SuiteId><![CDATA[{suite_id}]]></SuiteId><InfoType><![CDATA[cancel_auth]]>"
-        f"</InfoType><TimeStamp>{timestamp}</TimeStamp><AuthCorpId><![CDATA[{corpid}]]>"
-        f"</AuthCorpId></xml>\n"
-    )
+    """A cancel_auth callback on one line, with no id line before it."""
+    return auth_change_xml(suite_id, corpid, "cancel_auth", timestamp) + "\n"
 
 
 def blocked_record(ip: str) -> str:
@@ -155,6 +156,12 @@ def sim() -> Iterator[WeComSimulator]:
         yield simulator
     finally:
         simulator.stop()
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    """A simulator clock at SIM_START; a test moves it by setting ``now``."""
+    return SimClock()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
 from structlog.testing import capture_logs
 
 from iotwx_watch.config import SuiteConfig
@@ -27,11 +26,7 @@ from tests.test_engine_fakes import (
     code,
     ticket,
 )
-
-
-@pytest.fixture
-def rig() -> Rig:
-    return Rig(clock=Clock(T0), api=FakeApi())
+from tests.test_engine_fakes import rig as rig
 
 
 def test_newest_ticket_wins_older_and_foreign_never_replace(rig: Rig) -> None:

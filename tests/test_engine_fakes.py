@@ -1,10 +1,13 @@
-"""Fakes for the engine tests: a clock that moves on command, a WeComApi that records calls."""
+"""Fakes for the engine tests: a clock that moves on command, a WeComApi that records calls,
+and the `rig` fixture the engine test modules share."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from iotwx_watch.config import Config, SuiteConfig
 from iotwx_watch.engine import Engine, Notice, code_key
@@ -102,6 +105,12 @@ class Rig:
     def fake(self) -> FakeApi:
         assert self.api is not None
         return self.api
+
+
+@pytest.fixture
+def rig() -> Rig:
+    """A fresh engine with a recording fake API, at T0 on a clock the test moves."""
+    return Rig(clock=Clock(T0), api=FakeApi())
 
 
 def ticket(ts: int, value: str | None = None, suite: str = SUITE) -> SuiteTicket:

@@ -16,18 +16,12 @@ from tests.test_engine_fakes import (
     CODE,
     SUITE,
     T0,
-    Clock,
-    FakeApi,
     Rig,
     blocked,
     code,
     ticket,
 )
-
-
-@pytest.fixture
-def rig() -> Rig:
-    return Rig(clock=Clock(T0), api=FakeApi())
+from tests.test_engine_fakes import rig as rig
 
 
 def test_token_invalid_refetches_once_and_retries_once(rig: Rig) -> None:

@@ -15,24 +15,12 @@ from iotwx_watch.events import AuthChange, AuthCode, Event, SuiteTicket
 from iotwx_watch.sim import WeComSimulator
 from iotwx_watch.state import AuthCodeEntry, State
 from iotwx_watch.wecom import WeComClient
+from tests.test_engine_fakes import Clock  # shared by the engine and the simulator
 
 SUITE_A = "dkA1b2c3d4e5f6a7b8"
 SUITE_B = "dkB1b2c3d4e5f6a7b8"
 SECRETS = {SUITE_A: "sim-secret-aaaa-1111", SUITE_B: "sim-secret-bbbb-2222"}
 T0 = 1795852800  # 2026-11-28T08:00:00Z
-
-
-class Clock:
-    """Shared by the engine and the simulator; moves only when the test says so."""
-
-    def __init__(self, now: float) -> None:
-        self.now = float(now)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

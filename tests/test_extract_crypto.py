@@ -6,6 +6,7 @@ import base64
 import hashlib
 import struct
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -123,6 +124,35 @@ S_ENCRYPT = (
 REASONS = {"bad_signature", "bad_base64", "bad_length", "bad_padding", "bad_receiveid"}
 
 
+class Envelope(NamedTuple):
+    """One signed callback as WeCom sends it: the arguments of ``CallbackCrypto.decrypt``."""
+
+    msg_signature: str
+    timestamp: str
+    nonce: str
+    encrypt: str
+
+
+A1 = Envelope("5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "1409659589", "263014780", A1_ECHOSTR)
+A2 = Envelope("477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149", A2_ENCRYPT)
+A3 = Envelope("0623cbc5a8cbee5bcc137c70de99575366fc2af3", "1409659813", "1372623149", A3_ENCRYPT)
+B1 = Envelope(
+    "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
+    "1476416373",
+    "47744683",
+    "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
+)
+B2 = Envelope("0c3914025cb4b4d68103f6bfc8db550f79dcf48e", "1476422779", "1597212914", B2_ENCRYPT)
+B3 = Envelope("e3647471e395139e2308c1fa963f2d648a00b90e", "1409659813", "1372623149", B3_ENCRYPT)
+W1 = Envelope("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96", "1411443780", "437374425", W1_ECHOSTR)
+W3 = Envelope("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", W3_ENCRYPT)
+S = Envelope("faba227e7299fcdf671f6d644a9232dbe0881c48", "1403610513", "380320359", S_ENCRYPT)
+
+A_SET = (A_TOKEN, A_KEY, A_ID)
+B_SET = (B_TOKEN, B_KEY, B_ID)
+W_SET = (W_TOKEN, W_KEY, W_ID)
+
+
 def _raw_encrypt(encoding_aes_key: str, padded: bytes) -> str:
     """AES-CBC encrypt bytes as they stand, to build envelopes the module would never make."""
     key = base64.b64decode(encoding_aes_key + "=")
@@ -147,18 +177,58 @@ def _reason(call: Callable[[], object]) -> str:
 @pytest.fixture
 def a_crypto() -> CallbackCrypto:
     """The official set-A crypto (receiveid = corpid)."""
-    return CallbackCrypto(A_TOKEN, A_KEY, A_ID)
+    return CallbackCrypto(*A_SET)
 
 
-def test_a1_url_verification_decrypts_echostr(a_crypto: CallbackCrypto) -> None:
-    """A1: the GET echostr verifies and decrypts to the echo plaintext."""
-    actual = a_crypto.decrypt(
-        msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
-        timestamp="1409659589",
-        nonce="263014780",
-        encrypt=A1_ECHOSTR,
-    )
-    assert b"1616140317555161061" == actual
+@pytest.mark.parametrize(
+    ("keys", "envelope", "expected"),
+    [
+        # A1: the GET echostr verifies and decrypts to the echo plaintext.
+        pytest.param(A_SET, A1, b"1616140317555161061", id="A1"),
+        # A3: the Go sample's JSON callback verifies and decrypts.
+        pytest.param(A_SET, A3, A3_PLAINTEXT, id="A3"),
+        # B1-B3: the second official set (receiveid from the ciphertext).
+        pytest.param(B_SET, B1, b"1288432023552776189", id="B1"),
+        pytest.param(B_SET, B2, B2_PLAINTEXT, id="B2"),
+        pytest.param(B_SET, B3, B3_PLAINTEXT, id="B3"),
+        # W1: wechatpy's echo string.
+        pytest.param(W_SET, W1, b"5927782489442352469", id="W1"),
+    ],
+)
+def test_official_vectors_decrypt(
+    keys: tuple[str, str, str], envelope: Envelope, expected: bytes
+) -> None:
+    """Each official vector verifies and decrypts to its plaintext."""
+    assert expected == CallbackCrypto(*keys).decrypt(**envelope._asdict())
+
+
+@pytest.mark.parametrize(
+    ("keys", "envelope", "reason"),
+    [
+        # B3: initialising with the envelope's ToUserName instead of the inner id.
+        pytest.param((B_TOKEN, B_KEY, A_ID), B3, "bad_receiveid", id="B3-envelope-corpid"),
+        # W1: the same envelope with nonce 437374424.
+        pytest.param(W_SET, W1._replace(nonce="437374424"), "bad_signature", id="W1-wrong-nonce"),
+        # One changed hex digit in msg_signature.
+        pytest.param(
+            A_SET,
+            A1._replace(msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd4"),
+            "bad_signature",
+            id="A1-tampered-signature",
+        ),
+        # A non-ASCII msg_signature is a bad_signature, not a TypeError from compare_digest.
+        pytest.param(A_SET, Envelope("签名", "1", "2", A1_ECHOSTR), "bad_signature",
+                     id="non-ascii-signature"),
+        # A correctly signed envelope for another receiveid.
+        pytest.param((A_TOKEN, A_KEY, S_ID), A1, "bad_receiveid", id="A1-wrong-receiveid"),
+    ],
+)
+def test_altered_vector_is_rejected_with_its_reason(
+    keys: tuple[str, str, str], envelope: Envelope, reason: str
+) -> None:
+    """An official vector with its signature, nonce or receiveid wrong is rejected, saying why."""
+    crypto = CallbackCrypto(*keys)
+    assert reason == _reason(lambda: crypto.decrypt(**envelope._asdict()))
 
 
 def test_a1_encrypt_with_official_random_is_byte_exact(a_crypto: CallbackCrypto) -> None:
@@ -174,12 +244,7 @@ def test_a1_encrypt_with_official_random_is_byte_exact(a_crypto: CallbackCrypto)
 
 def test_a2_post_xml_decrypts(a_crypto: CallbackCrypto) -> None:
     """A2: the POST XML vector verifies and decrypts to the 284-byte plaintext."""
-    actual = a_crypto.decrypt(
-        msg_signature="477715d11cdb4164915debcba66cb864d751f3e6",
-        timestamp="1409659813",
-        nonce="1372623149",
-        encrypt=A2_ENCRYPT,
-    )
+    actual = a_crypto.decrypt(**A2._asdict())
     assert A2_PLAINTEXT == actual
     assert 284 == len(actual)
 
@@ -199,96 +264,9 @@ def test_a2_official_sort_string(a_crypto: CallbackCrypto) -> None:
     assert expected == a_crypto.signature("1409659813", "1372623149", A2_ENCRYPT)
 
 
-def test_a3_json_callback_decrypts(a_crypto: CallbackCrypto) -> None:
-    """A3: the Go sample's JSON callback verifies and decrypts."""
-    actual = a_crypto.decrypt(
-        msg_signature="0623cbc5a8cbee5bcc137c70de99575366fc2af3",
-        timestamp="1409659813",
-        nonce="1372623149",
-        encrypt=A3_ENCRYPT,
-    )
-    assert A3_PLAINTEXT == actual
-
-
-@pytest.mark.parametrize(
-    ("signature", "timestamp", "nonce", "encrypt", "expected"),
-    [
-        (
-            "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
-            "1476416373",
-            "47744683",
-            "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
-            b"1288432023552776189",
-        ),
-        (
-            "0c3914025cb4b4d68103f6bfc8db550f79dcf48e",
-            "1476422779",
-            "1597212914",
-            B2_ENCRYPT,
-            B2_PLAINTEXT,
-        ),
-        (
-            "e3647471e395139e2308c1fa963f2d648a00b90e",
-            "1409659813",
-            "1372623149",
-            B3_ENCRYPT,
-            B3_PLAINTEXT,
-        ),
-    ],
-    ids=["B1", "B2", "B3"],
-)
-def test_b_vectors_decrypt(
-    signature: str, timestamp: str, nonce: str, encrypt: str, expected: bytes
-) -> None:
-    """B1-B3: the second official set verifies and decrypts (receiveid from the ciphertext)."""
-    crypto = CallbackCrypto(B_TOKEN, B_KEY, B_ID)
-    actual = crypto.decrypt(
-        msg_signature=signature, timestamp=timestamp, nonce=nonce, encrypt=encrypt
-    )
-    assert expected == actual
-
-
-def test_b3_envelope_corpid_is_not_the_receiveid() -> None:
-    """B3: initialising with the envelope's ToUserName instead of the inner id is rejected."""
-    crypto = CallbackCrypto(B_TOKEN, B_KEY, A_ID)
-    assert "bad_receiveid" == _reason(
-        lambda: crypto.decrypt(
-            msg_signature="e3647471e395139e2308c1fa963f2d648a00b90e",
-            timestamp="1409659813",
-            nonce="1372623149",
-            encrypt=B3_ENCRYPT,
-        )
-    )
-
-
-def test_w1_check_signature_and_decrypt() -> None:
-    """W1: wechatpy's echo string verifies and decrypts."""
-    crypto = CallbackCrypto(W_TOKEN, W_KEY, W_ID)
-    actual = crypto.decrypt(
-        msg_signature="dd6b9c95b495b3f7e2901bfbc76c664930ffdb96",
-        timestamp="1411443780",
-        nonce="437374425",
-        encrypt=W1_ECHOSTR,
-    )
-    assert b"5927782489442352469" == actual
-
-
-def test_w1_wrong_nonce_fails() -> None:
-    """W1: the same envelope with nonce 437374424 is rejected as bad_signature."""
-    crypto = CallbackCrypto(W_TOKEN, W_KEY, W_ID)
-    assert "bad_signature" == _reason(
-        lambda: crypto.decrypt(
-            msg_signature="dd6b9c95b495b3f7e2901bfbc76c664930ffdb96",
-            timestamp="1411443780",
-            nonce="437374424",
-            encrypt=W1_ECHOSTR,
-        )
-    )
-
-
 def test_w2_encrypt_is_byte_exact() -> None:
     """W2: encrypt with the fixed random prefix matches wechatpy byte for byte."""
-    crypto = CallbackCrypto(W_TOKEN, W_KEY, W_ID)
+    crypto = CallbackCrypto(*W_SET)
     actual = crypto.encrypt(
         W2_PLAINTEXT, timestamp="1411525903", nonce="461056294", random16=b"1234567890123456"
     )
@@ -297,13 +275,7 @@ def test_w2_encrypt_is_byte_exact() -> None:
 
 def test_w3_decrypt_with_one_byte_pad() -> None:
     """W3: wechatpy's decrypt vector (a 1-byte pad) gives the expected XML."""
-    crypto = CallbackCrypto(W_TOKEN, W_KEY, W_ID)
-    actual = crypto.decrypt(
-        msg_signature="74d92dfeb87ba7c714f89d98870ae5eb62dff26d",
-        timestamp="1411525903",
-        nonce="461056294",
-        encrypt=W3_ENCRYPT,
-    )
+    actual = CallbackCrypto(*W_SET).decrypt(**W3._asdict())
     assert b"<Content><![CDATA[test]]></Content>" in actual
     assert b"<FromUserName><![CDATA[messense]]></FromUserName>" in actual
     assert b"<MsgId>4363689963896700987</MsgId>" in actual
@@ -313,52 +285,19 @@ def test_w3_decrypt_with_one_byte_pad() -> None:
 def test_suite_ticket_vector_round_trips() -> None:
     """§4.7: the suite_ticket vector decrypts with receiveid = suite id, and re-encrypts exactly."""
     crypto = CallbackCrypto(A_TOKEN, A_KEY, S_ID)
-    sig = "faba227e7299fcdf671f6d644a9232dbe0881c48"
-    decrypted = crypto.decrypt(
-        msg_signature=sig, timestamp="1403610513", nonce="380320359", encrypt=S_ENCRYPT
-    )
+    decrypted = crypto.decrypt(**S._asdict())
     encrypted = crypto.encrypt(
         S_PLAINTEXT, timestamp="1403610513", nonce="380320359", random16=b"0123456789abcdef"
     )
-    assert (S_PLAINTEXT, (S_ENCRYPT, sig)) == (decrypted, encrypted)
+    assert (S_PLAINTEXT, (S_ENCRYPT, "faba227e7299fcdf671f6d644a9232dbe0881c48")) == (
+        decrypted, encrypted
+    )
 
 
 def test_decrypt_unsigned_skips_the_signature() -> None:
     """decrypt_unsigned decrypts a URL-verification echostr with no signature at hand."""
     crypto = CallbackCrypto("any-other-token", A_KEY, A_ID)
     assert b"1616140317555161061" == crypto.decrypt_unsigned(A1_ECHOSTR)
-
-
-def test_tampered_signature_is_bad_signature(a_crypto: CallbackCrypto) -> None:
-    """One changed hex digit in msg_signature is rejected as bad_signature."""
-    assert "bad_signature" == _reason(
-        lambda: a_crypto.decrypt(
-            msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd4",
-            timestamp="1409659589",
-            nonce="263014780",
-            encrypt=A1_ECHOSTR,
-        )
-    )
-
-
-def test_non_ascii_signature_is_bad_signature(a_crypto: CallbackCrypto) -> None:
-    """A non-ASCII msg_signature is a bad_signature, not a TypeError from compare_digest."""
-    assert "bad_signature" == _reason(
-        lambda: a_crypto.decrypt(msg_signature="签名", timestamp="1", nonce="2", encrypt=A1_ECHOSTR)
-    )
-
-
-def test_wrong_receiveid_is_bad_receiveid() -> None:
-    """A correctly signed envelope for another receiveid is rejected as bad_receiveid."""
-    crypto = CallbackCrypto(A_TOKEN, A_KEY, S_ID)
-    assert "bad_receiveid" == _reason(
-        lambda: crypto.decrypt(
-            msg_signature="5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
-            timestamp="1409659589",
-            nonce="263014780",
-            encrypt=A1_ECHOSTR,
-        )
-    )
 
 
 def test_corrupted_padding_is_bad_padding(a_crypto: CallbackCrypto) -> None:

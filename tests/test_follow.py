@@ -66,10 +66,7 @@ def test_missing_file_is_waited_for_quietly_and_read_from_start(
     """A file (and directory) that does not exist yet logs once, then is read whole."""
     deep = tmp_path / "later" / "receive.log"
     h = harness_factory()
-    h.path = deep
-    h.wakeup.stop()
-    h.wakeup = type(h.wakeup)([str(deep)], mode=h.backend, poll_interval_s=0.05)
-    h.wakeup.start()
+    h.move_to(deep)
     h.follower = Follower(str(deep), cursor=None, start="end", clock=h.clock)
     with capture_logs() as logs:
         for _ in range(5):

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from structlog.testing import capture_logs
-
 from iotwx_watch.follow import Follower
 from iotwx_watch.wakeup import Wakeup
 from tests.test_follow_support import Harness, append
@@ -134,18 +132,13 @@ def test_new_file_renamed_over_path(harness_factory: Make, tmp_path: Path) -> No
 def test_rotation_while_stopped_is_finished_from_saved_offset(harness_factory: Make) -> None:
     """A file rotated (twice) while stopped is found by identity and finished first."""
     h = harness_factory()
-    append(h.path, b"a1\n")
-    h.pump_lines(1)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"a1\n", 1)
     append(h.path, b"a2\n")
     rotate(h.path)
     append(h.path, b"b1\n")
     rotate(h.path)
     append(h.path, b"c1\n")
-    with capture_logs() as logs:
-        h.restart(saved)
-        h.pump_lines(4)
+    logs = h.resume(saved, 4)
     assert [b"a1\n", b"a2\n", b"b1\n", b"c1\n"] == h.lines()
     rotated = [e for e in logs if e["event"] == "tail.rotated"]
     assert [("receive.log.2", 3)] == [
@@ -156,10 +149,7 @@ def test_rotation_while_stopped_is_finished_from_saved_offset(harness_factory: M
 def test_rotation_while_stopped_with_custom_glob(harness_factory: Make) -> None:
     """A dateext sibling is found through the configured glob."""
     h = harness_factory(rotated_glob=None)
-    append(h.path, b"a1\n")
-    h.pump_lines(1)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"a1\n", 1)
     append(h.path, b"a2\n")
     h.path.rename(h.path.with_name("receive.log-20240105"))
     append(h.path, b"b1\n")
@@ -171,19 +161,14 @@ def test_rotation_while_stopped_with_custom_glob(harness_factory: Make) -> None:
 def test_rotated_file_gone_while_stopped_warns_possible_gap(harness_factory: Make) -> None:
     """When the rotated file is compressed away, a possible_gap warning carries byte counts."""
     h = harness_factory()
-    append(h.path, b"a1\n")
-    h.pump_lines(1)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"a1\n", 1)
     append(h.path, b"a2\n")
     rotated = h.path.with_name("receive.log.1.gz")
     rotated.write_bytes(gzip.compress(h.path.read_bytes()))
     fresh = h.path.with_name("fresh")
     append(fresh, b"b1\n")
     fresh.rename(h.path)  # created before the old inode is freed: no inode reuse
-    with capture_logs() as logs:
-        h.restart(saved)
-        h.pump_lines(2)
+    logs = h.resume(saved, 2)
     assert [b"a1\n", b"b1\n"] == h.lines()
     gaps = [e for e in logs if e["event"] == "tail.possible_gap"]
     assert [(3, 3)] == [(e["saved_offset"], e["new_file_size"]) for e in gaps]
@@ -193,17 +178,12 @@ def test_rotated_file_gone_while_stopped_warns_possible_gap(harness_factory: Mak
 def test_inode_reuse_is_not_trusted(harness_factory: Make) -> None:
     """A new file with the saved inode but other content is read from the start."""
     h = harness_factory()
-    append(h.path, b"old content line\n")
-    h.pump_lines(1)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"old content line\n", 1)
     h.path.unlink()
     append(h.path, b"new\n")
     st = os.stat(h.path)
     reused = dataclasses.replace(saved, dev=st.st_dev, inode=st.st_ino)
-    with capture_logs() as logs:
-        h.restart(reused)
-        h.pump_lines(2)
+    logs = h.resume(reused, 2)
     assert [b"old content line\n", b"new\n"] == h.lines()
     resets = [e["reason"] for e in logs if e["event"] == "tail.cursor_reset"]
     assert ["offset_beyond_size"] == resets
@@ -214,10 +194,7 @@ def test_directory_renamed_and_recreated(harness_factory: Make, tmp_path: Path) 
     logdir = tmp_path / "logs"
     logdir.mkdir()
     h = harness_factory()
-    h.path = logdir / "receive.log"
-    h.wakeup.stop()
-    h.wakeup = type(h.wakeup)([str(h.path)], mode=h.backend, poll_interval_s=0.05)
-    h.wakeup.start()
+    h.move_to(logdir / "receive.log")
     h.restart(None)
     append(h.path, b"a1\n")
     h.pump_lines(1)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
+from structlog.testing import capture_logs
 
 from iotwx_watch.follow import Chunk, Cursor, Follower
 from iotwx_watch.wakeup import Wakeup
@@ -52,18 +53,45 @@ class Harness:
         self.backend = backend
         self.clock = FakeClock()
         self.kwargs = kwargs
-        self.wakeup = Wakeup([str(path)], mode=backend, poll_interval_s=0.05)
-        self.wakeup.start()
+        self.wakeup = self._watch()
         self.chunks: list[Chunk] = []
         self.follower = self._new(kwargs.pop("cursor", None))  # type: ignore[arg-type]
 
+    def _watch(self) -> Wakeup:
+        wakeup = Wakeup([str(self.path)], mode=self.backend, poll_interval_s=0.05)
+        wakeup.start()
+        return wakeup
+
     def _new(self, cursor: Cursor | None) -> Follower:
         return Follower(str(self.path), cursor=cursor, clock=self.clock, **self.kwargs)  # type: ignore[arg-type]
+
+    def move_to(self, path: Path) -> None:
+        """Watch ``path`` instead (a fresh Wakeup); the caller makes the follower for it."""
+        self.path = path
+        self.wakeup.stop()
+        self.wakeup = self._watch()
 
     def restart(self, cursor: Cursor | None) -> None:
         """Simulate a process restart from a saved cursor."""
         self.follower.close()
         self.follower = self._new(cursor)
+
+    def stop_after(self, data: bytes, lines: int) -> Cursor:
+        """Append ``data``, read until ``lines`` lines are delivered, then stop the follower
+        as a shutdown does; returns the cursor saved at that point."""
+        append(self.path, data)
+        self.pump_lines(lines)
+        saved = self.saved()
+        self.follower.close()
+        return saved
+
+    def resume(self, cursor: Cursor, lines: int) -> list[MutableMapping[str, Any]]:
+        """Restart from ``cursor`` and read until ``lines`` lines are delivered in all;
+        returns what was logged meanwhile."""
+        with capture_logs() as logs:
+            self.restart(cursor)
+            self.pump_lines(lines)
+        return logs
 
     def read(self, **kwargs: bool) -> list[Chunk]:
         got = self.follower.read(**kwargs)

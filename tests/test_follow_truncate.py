@@ -6,7 +6,7 @@ import os
 import shutil
 from collections.abc import Callable
 
-from structlog.testing import capture_logs
+import pytest
 
 from tests.test_follow_support import Harness, append
 from tests.test_follow_support import harness_factory as harness_factory
@@ -46,38 +46,35 @@ def test_copytruncate_with_stale_writer_emits_no_nul(harness_factory: Make) -> N
     assert 6 == h.chunks[-1].offset
 
 
-def test_truncate_and_regrow_past_offset_is_detected(harness_factory: Make) -> None:
-    """A file truncated and rewritten longer before the next check is read from 0."""
+@pytest.mark.parametrize(
+    ("mode", "rewrite", "expected"),
+    [
+        # Truncated and rewritten longer before the next check.
+        pytest.param("wb", b"rewritten line one\nline two\n",
+                     [b"a1\n", b"rewritten line one\n", b"line two\n"], id="regrown_past_offset"),
+        # Same size, other bytes before the offset: the marker tells.
+        pytest.param("r+b", b"z9\n", [b"a1\n", b"z9\n"], id="same_size"),
+    ],
+)
+def test_file_rewritten_in_place_is_reread_from_0(
+    harness_factory: Make, mode: str, rewrite: bytes, expected: list[bytes]
+) -> None:
+    """A file rewritten in place behind the read position is detected and read again from 0."""
     h = harness_factory()
     append(h.path, b"a1\n")
     h.pump_lines(1)
-    with open(h.path, "wb") as f:
-        f.write(b"rewritten line one\nline two\n")
-    assert [b"a1\n", b"rewritten line one\n", b"line two\n"] == h.pump_lines(3)
-
-
-def test_truncate_and_rewrite_same_size(harness_factory: Make) -> None:
-    """Same size, other bytes before the offset: the marker tells, the file is reread."""
-    h = harness_factory()
-    append(h.path, b"a1\n")
-    h.pump_lines(1)
-    with open(h.path, "r+b") as f:
-        f.write(b"z9\n")
-    assert [b"a1\n", b"z9\n"] == h.pump_lines(2)
+    with open(h.path, mode) as f:
+        f.write(rewrite)
+    assert expected == h.pump_lines(len(expected))
 
 
 def test_truncate_while_stopped_resets_cursor(harness_factory: Make) -> None:
     """A saved offset past the (truncated, regrown) file's end is not trusted."""
     h = harness_factory()
-    append(h.path, b"a1\na2\na3\n")
-    h.pump_lines(3)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"a1\na2\na3\n", 3)
     os.truncate(h.path, 0)
     append(h.path, b"b1\n")
-    with capture_logs() as logs:
-        h.restart(saved)
-        h.pump_lines(4)
+    logs = h.resume(saved, 4)
     assert [b"a1\n", b"a2\n", b"a3\n", b"b1\n"] == h.lines()
     assert ["offset_beyond_size"] == [
         e["reason"] for e in logs if e["event"] == "tail.cursor_reset"
@@ -88,15 +85,10 @@ def test_copytruncate_regrown_past_offset_while_stopped(harness_factory: Make) -
     """Same first KiB, regrown past the saved offset while stopped: the marker catches it."""
     header = b"".join(b"header %04d\n" % i for i in range(100))  # 1200 bytes
     h = harness_factory()
-    append(h.path, header + b"a1\n")
-    h.pump_lines(101)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(header + b"a1\n", 101)
     os.truncate(h.path, 0)
     append(h.path, header + b"b1\nb2\n")
-    with capture_logs() as logs:
-        h.restart(saved)
-        h.pump_lines(101 + 102)
+    logs = h.resume(saved, 101 + 102)
     assert [b"b1\n", b"b2\n"] == h.lines()[-2:]
     assert ["marker_changed"] == [
         e["reason"] for e in logs if e["event"] == "tail.cursor_reset"
@@ -106,14 +98,9 @@ def test_copytruncate_regrown_past_offset_while_stopped(harness_factory: Make) -
 def test_valid_cursor_resumes_without_duplicates(harness_factory: Make) -> None:
     """A cursor that still matches resumes exactly where it was taken."""
     h = harness_factory()
-    append(h.path, b"a1\n")
-    h.pump_lines(1)
-    saved = h.saved()
-    h.follower.close()
+    saved = h.stop_after(b"a1\n", 1)
     append(h.path, b"a2\n")
-    with capture_logs() as logs:
-        h.restart(saved)
-        h.pump_lines(2)
+    logs = h.resume(saved, 2)
     assert [b"a1\n", b"a2\n"] == h.lines()
     assert [] == [e for e in logs if e["event"] == "tail.cursor_reset"]
 
@@ -121,11 +108,8 @@ def test_valid_cursor_resumes_without_duplicates(harness_factory: Make) -> None:
 def test_partial_line_across_restart_completed_once(harness_factory: Make) -> None:
     """A half line at shutdown is not saved past; after restart it arrives once."""
     h = harness_factory()
-    append(h.path, b"a1\nhal")
-    h.pump_lines(1)
-    saved = h.saved()
+    saved = h.stop_after(b"a1\nhal", 1)
     assert 3 == saved.offset
-    h.follower.close()
     append(h.path, b"f\n")
     h.restart(saved)
     assert [b"a1\n", b"half\n"] == h.pump_lines(2)

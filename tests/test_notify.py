@@ -122,6 +122,15 @@ def note(kind: str = "ip_to_whitelist", key: str = "ip:app:1.2.3.4") -> Notifica
     return Notification(kind, key, "warn", f"{kind} {key}", ("a line",), {"ip": "1.2.3.4"})
 
 
+def send_one(sink: Sink) -> None:
+    """Offer one notification, wait until the sink is done with it, then close the sink."""
+    try:
+        sink.offer(note())
+        wait_for(sink.idle, what="sink idle")
+    finally:
+        sink.close()
+
+
 def test_same_condition_fires_once(receiver: Receiver) -> None:
     """A repeated notification of the same condition and state is sent once."""
     sink = make_sink(WebhookSink, receiver.url)
@@ -153,11 +162,7 @@ def test_repeat_allowed_after_min_interval(receiver: Receiver) -> None:
 def test_robot_posts_markdown_with_key(receiver: Receiver) -> None:
     """The robot sink posts markdown to /cgi-bin/webhook/send?key=… and checks errcode."""
     sink = make_sink(WeComRobotSink, f"{receiver.url}/cgi-bin/webhook/send?key=robot-key-123456")
-    try:
-        sink.offer(note())
-        wait_for(sink.idle, what="sink idle")
-    finally:
-        sink.close()
+    send_one(sink)
     path, body = receiver.requests[0]
     assert "/cgi-bin/webhook/send?key=robot-key-123456" == path
     assert "markdown" == body["msgtype"]
@@ -169,11 +174,7 @@ def test_robot_errcode_is_a_failure(receiver: Receiver) -> None:
     """A robot answer with a non-zero errcode is a failure, not retried when final."""
     receiver.mode = "robot_error"
     sink = make_sink(WeComRobotSink, f"{receiver.url}/cgi-bin/webhook/send?key=k-1234567")
-    try:
-        sink.offer(note())
-        wait_for(sink.idle, what="sink idle")
-    finally:
-        sink.close()
+    send_one(sink)
     assert (1, 1, 0) == (len(receiver.requests), sink.stats["failed"], sink.stats["sent"])
 
 

@@ -21,35 +21,21 @@ from click.testing import CliRunner
 from iotwx_watch.cli import main
 from iotwx_watch.sim import WeComSimulator
 from iotwx_watch.wecom import WeComClient
+from tests.conftest import SIM_START as START
+from tests.conftest import SimClock
 
 SUITE_ID = "dk1234567890abcdef"
 OTHER_SUITE = "dkfedcba0987654321"
 SECRET = "suite-secret-0123456789abcdef"
 CORPID = "wwcorp0000000042"
-START = 1_800_000_000.0
 ERRMSG_60020 = re.compile(
     r"not allow to access from your ip, hint: \[\d{25}\], from ip: (\S+), "
     r"more info at https://open\.work\.weixin\.qq\.com/devtool/query\?e=60020"
 )
 
 
-class FakeClock:
-    """The simulator's clock, moved by tests instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sim(clock: FakeClock) -> Iterator[WeComSimulator]:
+def sim(clock: SimClock) -> Iterator[WeComSimulator]:
     with WeComSimulator(clock=clock) as simulator:
         simulator.add_suite(SUITE_ID, SECRET)
         simulator.add_suite(OTHER_SUITE, SECRET + "-other")
@@ -176,7 +162,7 @@ def test_only_the_newest_tickets_work(sim: WeComSimulator, http: httpx.Client) -
     assert [40085, 0, 0, 0] == [errcode(suite_token(http, t)) for t in tickets]
 
 
-def test_ticket_goes_stale(sim: WeComSimulator, http: httpx.Client, clock: FakeClock) -> None:
+def test_ticket_goes_stale(sim: WeComSimulator, http: httpx.Client, clock: SimClock) -> None:
     """A ticket is good for ticket_ttl_s from its timestamp, then 40085."""
     ticket = sim.push_ticket(SUITE_ID, timestamp=int(START) - 1700)
     assert 0 == errcode(suite_token(http, ticket))
@@ -191,7 +177,7 @@ def test_accepted_ticket_from_a_log_is_fresh_now(sim: WeComSimulator, http: http
 
 
 def test_token_expiry_and_unknown(
-    sim: WeComSimulator, http: httpx.Client, clock: FakeClock
+    sim: WeComSimulator, http: httpx.Client, clock: SimClock
 ) -> None:
     """A token works until token_ttl_s or expire_tokens() (42009); unknown 40082, none 41022."""
     body = {"auth_code": "whatever-code"}
@@ -218,7 +204,7 @@ def test_auth_code_is_single_use(sim: WeComSimulator, http: httpx.Client) -> Non
     assert [0, 40078] == results
 
 
-def test_auth_code_expires(sim: WeComSimulator, http: httpx.Client, clock: FakeClock) -> None:
+def test_auth_code_expires(sim: WeComSimulator, http: httpx.Client, clock: SimClock) -> None:
     """A code is good for auth_code_ttl_s from its timestamp, then 40078."""
     tok = token(sim, http)
     late = sim.issue_auth_code(SUITE_ID, CORPID, timestamp=int(START) - 601)
@@ -337,7 +323,7 @@ def test_delay_answers_late(sim: WeComSimulator, http: httpx.Client) -> None:
 # --- call log, XML, threads -----------------------------------------------------------------
 
 
-def test_calls_log(sim: WeComSimulator, http: httpx.Client, clock: FakeClock) -> None:
+def test_calls_log(sim: WeComSimulator, http: httpx.Client, clock: SimClock) -> None:
     """Each answered request is logged with endpoint, suite, errcode and the sim's time."""
     tok = token(sim, http)
     post(http, "get_permanent_code", {"auth_code": "unknown-code"}, tok)

@@ -23,30 +23,15 @@ from iotwx_watch.errors import (
 from iotwx_watch.sim import WeComSimulator
 from iotwx_watch.wecom import CallRecord, WeComClient
 from iotwx_watch.wecom_api import Authorization, SuiteToken
+from tests.conftest import SimClock
 
 SUITE_ID = "dk1234567890abcdef"
 SUITE_SECRET = "suite-secret-0123456789abcdef"
 CORPID = "wwcorp0000000042"
-START = 1_800_000_000.0
-
-
-class FakeClock:
-    """The simulator's clock, moved by tests instead of waiting."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sim(clock: FakeClock) -> Iterator[WeComSimulator]:
+def sim(clock: SimClock) -> Iterator[WeComSimulator]:
     with WeComSimulator(clock=clock) as simulator:
         simulator.add_suite(SUITE_ID, SUITE_SECRET)
         yield simulator
@@ -156,63 +141,63 @@ def test_reset_permanent_code_yields_a_new_secret(sim: WeComSimulator, client: W
 # --- every error class, over real sockets --------------------------------------------
 
 
-def _retryable(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _retryable(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     sim.fail_next("get_suite_token", errcode=-1)
     client.get_suite_token(SUITE_ID, SUITE_SECRET, sim.push_ticket(SUITE_ID))
 
 
-def _token_expired(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _token_expired(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     token = token_for(sim, client)
     clock.now += 7200
     client.get_permanent_code(token, sim.issue_auth_code(SUITE_ID, CORPID))
 
 
-def _token_unknown(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _token_unknown(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     client.get_permanent_code("not-a-token-the-sim-issued", sim.issue_auth_code(SUITE_ID, CORPID))
 
 
-def _ticket_stale(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _ticket_stale(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     ticket = sim.push_ticket(SUITE_ID)
     clock.now += 1801
     client.get_suite_token(SUITE_ID, SUITE_SECRET, ticket)
 
 
-def _code_used(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _code_used(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     token, code = token_for(sim, client), sim.issue_auth_code(SUITE_ID, CORPID)
     client.get_permanent_code(token, code)
     client.get_permanent_code(token, code)
 
 
-def _code_expired(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _code_expired(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     code = sim.issue_auth_code(SUITE_ID, CORPID)
     clock.now += 601
     client.get_permanent_code(token_for(sim, client), code)
 
 
-def _ip_blocked(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _ip_blocked(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     sim.block_ip("127.0.0.1")
     client.get_suite_token(SUITE_ID, SUITE_SECRET, sim.push_ticket(SUITE_ID))
 
 
-def _bad_secret(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _bad_secret(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     client.get_suite_token(SUITE_ID, "wrong-secret-000000", sim.push_ticket(SUITE_ID))
 
 
-def _bad_suite(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _bad_suite(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     client.get_suite_token("dkunknown000000000", SUITE_SECRET, sim.push_ticket(SUITE_ID))
 
 
-def _rate_limited(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _rate_limited(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     sim.fail_next("get_suite_token", errcode=45009)
     client.get_suite_token(SUITE_ID, SUITE_SECRET, sim.push_ticket(SUITE_ID))
 
 
-def _other(sim: WeComSimulator, client: WeComClient, clock: FakeClock) -> None:
+def _other(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
     sim.fail_next("get_permanent_code", errcode=48004)
     client.get_permanent_code(token_for(sim, client), sim.issue_auth_code(SUITE_ID, CORPID))
 
 
-Scenario = Callable[[WeComSimulator, WeComClient, FakeClock], None]
+Scenario = Callable[[WeComSimulator, WeComClient, SimClock], None]
 SCENARIOS: list[tuple[str, Scenario, int, WeComErrorKind]] = [
     ("busy", _retryable, -1, WeComErrorKind.RETRYABLE),
     ("token-expired", _token_expired, 42009, WeComErrorKind.TOKEN_INVALID),
@@ -234,7 +219,7 @@ SCENARIOS: list[tuple[str, Scenario, int, WeComErrorKind]] = [
 def test_wecom_errors_over_loopback(
     sim: WeComSimulator,
     client: WeComClient,
-    clock: FakeClock,
+    clock: SimClock,
     records: list[CallRecord],
     scenario: Scenario,
     errcode: int,

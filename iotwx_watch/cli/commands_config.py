@@ -14,8 +14,9 @@ from iotwx_watch.cli._group import CliContext, main
 def check_config(obj: CliContext) -> None:
     """Validate the config file and report what it configures (no secret is shown).
 
-    Exits 2 on an error, so systemd's ExecStartPre can stop a bad config from
-    being started (and restarted) at all.
+    Exits 2 on an error (the code `run` and `once` also exit with on a bad
+    config, and that systemd is told not to restart on). Run it after editing
+    the config and before `systemctl reload iotwx-watch`.
     """
     config = obj.load_config(to_stderr=True)
     click.echo(f"config: {config.path}")

@@ -33,8 +33,9 @@ def demo(obj: CliContext, samples: Path, keep: Path | None) -> None:
     Copies receive.log, receive_encrypted.log and policy_engine.log to a scratch
     directory, starts the simulator on 127.0.0.1 (WeCom itself is never
     contacted), runs `once` over them exactly as the daemon would, and prints
-    `status`. Needs no config. Secrets stay masked; use --keep DIR and then
-    `iotwx-watch --config … status --show-secrets` style tools to look deeper.
+    `status`. Needs no config. Secrets stay masked; with --keep DIR the logs,
+    the state file and a config.toml stay there, so that
+    `iotwx-watch --config DIR/config.toml status --show-secrets` shows them.
     """
     if obj.log_level is None:
         obj.log_level = "warning"  # the report below says what happened; --log-level for more
@@ -54,4 +55,6 @@ def demo(obj: CliContext, samples: Path, keep: Path | None) -> None:
     )
     click.echo(render_text(result.health), nl=False)
     if keep is not None:
-        click.echo(f"\nstate file kept: {result.config.state_file}")
+        click.echo(
+            f"\nkept in {keep}: try `iotwx-watch --config {keep / 'config.toml'} status`"
+        )

@@ -10,6 +10,7 @@ little more than reading them.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
@@ -43,6 +44,37 @@ class Scanner(Protocol):
     def reset(self) -> None:
         """Forget every position: the bytes start over somewhere else."""
         ...
+
+
+class LineScanner(ABC):
+    """A :class:`Scanner` whose records each lie within the complete lines it is handed,
+    so nothing is ever pending: it only remembers how far it scanned, so that bytes
+    handed over again (kept for another scanner) are not scanned twice."""
+
+    def __init__(self) -> None:
+        self._scanned = -1  # file offset up to which lines were scanned (-1: none yet)
+
+    def reset(self) -> None:
+        """Forget the position (the bytes restart elsewhere)."""
+        self._scanned = -1
+
+    def resume(self, end_offset: int) -> int:
+        """See :class:`Scanner`: nothing is ever pending."""
+        return end_offset
+
+    def scan(
+        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
+    ) -> tuple[list[Event], int]:
+        """See :class:`Scanner`."""
+        events = self._scan_lines(buf, base, max(self._scanned - base, 0), end, stats)
+        self._scanned = base + end
+        return events, base + end
+
+    @abstractmethod
+    def _scan_lines(
+        self, buf: bytes, base: int, lo: int, end: int, stats: Counter[str]
+    ) -> list[Event]:
+        """The events in the lines of ``buf[lo:end]`` (not scanned before), in log order."""
 
 
 class ChunkExtractor:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from iotwx_watch.config import PatternConfig, SourceKind
 from iotwx_watch.events import BlockedIP, Event, SourcePosition
 from iotwx_watch.extract.callback_events import callback_event
+from iotwx_watch.extract.chunks import LineScanner
 from iotwx_watch.extract.fields import decode
 from iotwx_watch.extract.policy import BLOCKED_ERRCODE
 from iotwx_watch.extract.records import line_start
@@ -32,31 +33,21 @@ class _Compiled:
         self.info_type = pattern.info_type
 
 
-class PatternScanner:
+class PatternScanner(LineScanner):
     """Applies the operator patterns of one kind to each new block of complete lines."""
 
     def __init__(self, path: str, kind: SourceKind, patterns: Sequence[PatternConfig]) -> None:
+        super().__init__()
         self._path = path
         self.kind: str = kind
         self._patterns = [_Compiled(p) for p in patterns if p.kind == kind]
-        self._scanned = -1
 
     def __bool__(self) -> bool:
         return bool(self._patterns)
 
-    def reset(self) -> None:
-        """Forget the position (the bytes restart elsewhere)."""
-        self._scanned = -1
-
-    def resume(self, end_offset: int) -> int:
-        """See :class:`~iotwx_watch.extract.chunks.Scanner`: nothing is kept pending."""
-        return end_offset
-
-    def scan(
-        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
-    ) -> tuple[list[Event], int]:
-        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
-        lo = max(self._scanned - base, 0)
+    def _scan_lines(
+        self, buf: bytes, base: int, lo: int, end: int, stats: Counter[str]
+    ) -> list[Event]:
         events: list[Event] = []
         for pattern in self._patterns:
             for match in pattern.regex.finditer(buf, lo, end):
@@ -66,9 +57,8 @@ class PatternScanner:
                 event = self._event(groups, pattern, source, stats)
                 if event is not None:
                     events.append(event)
-        self._scanned = base + end
         events.sort(key=lambda e: e.source.offset if e.source else -1)
-        return events, base + end
+        return events
 
     def _event(
         self,

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 
 from iotwx_watch.events import BlockedIP, Event, SourcePosition
+from iotwx_watch.extract.chunks import LineScanner
 from iotwx_watch.extract.fields import decode, unescape
 from iotwx_watch.extract.records import line_end, line_start
 from iotwx_watch.extract.search import Needle
@@ -87,30 +88,20 @@ def _errcode_for(line: str, segment_start: int, match: re.Match[str]) -> int | N
     return None
 
 
-class PolicyScanner:
+class PolicyScanner(LineScanner):
     """Finds 60020 refusals in policy_engine.log bytes; one line is one record."""
 
     kind = "policy_engine"
 
     def __init__(self, path: str, *, max_line_bytes: int) -> None:
+        super().__init__()
         self._path = path
         self._max_line = max_line_bytes
-        self._scanned = -1
         self._needle = Needle(TRIGGER)
 
-    def reset(self) -> None:
-        """Forget the position (the bytes restart elsewhere)."""
-        self._scanned = -1
-
-    def resume(self, end_offset: int) -> int:
-        """See :class:`~iotwx_watch.extract.chunks.Scanner`: nothing is ever pending."""
-        return end_offset
-
-    def scan(
-        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
-    ) -> tuple[list[Event], int]:
-        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
-        lo = max(self._scanned - base, 0)
+    def _scan_lines(
+        self, buf: bytes, base: int, lo: int, end: int, stats: Counter[str]
+    ) -> list[Event]:
         events: list[Event] = []
         done = lo
         for pos in self._needle.find_all(buf, lo, end):
@@ -121,5 +112,4 @@ class PolicyScanner:
             if le - ls <= self._max_line:
                 source = SourcePosition(self._path, base + ls)
                 events.extend(blocked_ips(decode(buf[ls:le]), source, stats))
-        self._scanned = base + end
-        return events, base + end
+        return events
