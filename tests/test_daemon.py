@@ -9,6 +9,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,37 +149,60 @@ def test_bad_config_exits_2(workdir: Workdir) -> None:
     assert 1 == len(result.stderr.strip().splitlines())
 
 
+class NotifyListener:
+    """systemd's side of the notify socket: a thread reads every datagram as it comes, as
+    systemd does (a full queue would make the daemon drop messages)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages: list[str] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.messages.append(self.sock.recv(4096).decode())
+
+    def wait_for(self, wanted: str, *, after: int = 0, timeout: float = 20) -> int:
+        """Index of the first message from `after` on containing `wanted`."""
+
+        def found() -> int | None:
+            for index, message in enumerate(self.messages[after:], after):
+                if wanted in message:
+                    return index + 1  # truthy even for the first message
+            return None
+
+        return int(wait_for(found, timeout, f"notify message {wanted}")) - 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
 @pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.settimeout(0.2)
-    yield sock
-    sock.close()
+def notify_listener(tmp_path: Path) -> Iterator[NotifyListener]:
+    listener = NotifyListener(tmp_path / "notify.sock")
+    yield listener
+    listener.close()
 
 
-def receive_until(sock: socket.socket, wanted: str, timeout: float = 20) -> list[str]:
-    """Collect notify datagrams until one contains `wanted`."""
-    seen: list[str] = []
-
-    def got() -> bool:
-        with contextlib.suppress(TimeoutError):
-            seen.append(sock.recv(4096).decode())
-        return any(wanted in message for message in seen)
-
-    wait_for(got, timeout, f"notify message {wanted}")
-    return seen
-
-
-def test_run_under_systemd(workdir: Workdir, notify_socket: socket.socket) -> None:
+def test_run_under_systemd(workdir: Workdir, notify_listener: NotifyListener) -> None:
     """`run` sends READY/STATUS/WATCHDOG, acts on new lines, reloads on SIGHUP, and
     stops on SIGTERM with exit 0 and the state saved."""
-    env = {"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "400000"}
+    notify = notify_listener
+    env = {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"}
     daemon = Daemon(workdir, env)
     try:
-        messages = receive_until(notify_socket, "STATUS=following 2 log(s)")
-        assert any(m.startswith("READY=1") for m in messages)
-        receive_until(notify_socket, "WATCHDOG=1")
+        ready = notify.wait_for("READY=1")
+        status = notify.wait_for("STATUS=following 2 log(s)")
+        notify.wait_for("WATCHDOG=1", after=status)
+        assert ready < status
 
         now = int(time.time())
         ticket = workdir.sim.push_ticket(SUITE_A, timestamp=now)
@@ -193,14 +217,15 @@ def test_run_under_systemd(workdir: Workdir, notify_socket: socket.socket) -> No
             + f'\n[[source]]\nkind = "policy_engine"\npath = "{extra}"\n'
         )
         daemon.process.send_signal(signal.SIGHUP)
-        receive_until(notify_socket, "RELOADING=1")
-        receive_until(notify_socket, "following 3 log(s)")
+        reloading = notify.wait_for("RELOADING=1")
+        notify.wait_for("READY=1", after=reloading)
+        notify.wait_for("following 3 log(s)", after=reloading)
         workdir.append(extra, blocked_record("203.0.113.7"))
         wait_for(lambda: "203.0.113.7" in workdir.state().get("blocked_ips", {}), what="ip")
 
         code_rc, output = daemon.stop()
         assert 0 == code_rc, output
-        receive_until(notify_socket, "STOPPING=1")
+        notify.wait_for("STOPPING=1")
     finally:
         daemon.kill()
 
