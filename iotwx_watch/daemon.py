@@ -67,7 +67,8 @@ def run_once(
     """Catch up from the saved cursors, act, save, and return the exit code.
 
     Retries that fall due within ONCE_RETRY_HORIZON_S are waited for; later ones
-    stay pending in the ledger (with their code) for the next run.
+    stay pending in the ledger (with their code) for the next run, and the exit code
+    is 1 so a timer unit shows that something needs attention (e.g. a 60020).
     """
     with (
         make_client(config, on_call=observers.on_call) as client,
@@ -79,8 +80,10 @@ def run_once(
             sleep(max(0.0, due - clock()))
             runner.active_engine.tick()
             runner.save()
-        failed = runner.active_engine.failed
-        log.info("once.done", events=events, failed=failed)
+        engine = runner.active_engine
+        failed = engine.failed or engine.awaiting_retry
+        log.info("once.done", events=events, failed=engine.failed,
+                 awaiting_retry=engine.awaiting_retry)
     return EXIT_ACTION_FAILED if failed else EXIT_OK
 
 

@@ -85,6 +85,15 @@ class Engine:
         """True once any action failed, or a code was left failed/expired, in this run."""
         return self._failed
 
+    @property
+    def awaiting_retry(self) -> bool:
+        """True while a code that could not be redeemed yet waits for a retry or a ticket."""
+        return any(
+            entry.status == "pending" and (entry.errcode is not None or entry.error is not None)
+            for suite in self._state.suites.values()
+            for entry in suite.auth_codes.values()
+        )
+
     def handle(self, events: Iterable[Event]) -> None:
         """Record events in log order, then act on what is due.
 

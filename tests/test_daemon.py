@@ -140,6 +140,28 @@ def test_no_secret_in_any_log_line(workdir: Workdir) -> None:
         assert value not in output
 
 
+def test_once_reports_our_blocked_ip(workdir: Workdir) -> None:
+    """WeCom refusing our own address (60020): `once` exits 1, records the address for the
+    provider's whitelist and keeps the code pending for the next run."""
+    now = int(time.time())
+    sim = workdir.sim
+    ticket = sim.push_ticket(SUITE_A, timestamp=now)
+    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000006")
+    workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
+    workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+    sim.block_ip("127.0.0.1")
+    result = workdir.run("once")
+    assert 1 == result.returncode, result.stdout + result.stderr
+    state = workdir.state()
+    assert "provider" == state["blocked_ips"]["127.0.0.1"]["whitelist"]
+    ledger = state["suites"][SUITE_A]["auth_codes"]
+    assert [("pending", 60020)] == [(e["status"], e.get("errcode")) for e in ledger.values()]
+    assert code == next(iter(ledger.values()))["code"]
+    status = workdir.run("status")
+    assert 1 == status.returncode
+    assert "IP白名单" in status.stdout
+
+
 def test_bad_config_exits_2(workdir: Workdir) -> None:
     """A config error exits 2 (systemd does not restart on it), with a one-line message."""
     workdir.config_file.write_text("[[source]]\nkind = 'nginx'\npath = '/x'\n")

@@ -19,9 +19,10 @@ def once(obj: CliContext) -> None:
 
     Reads each source up to the size it had when `once` started (so a busy log
     still ends), redeems new auth codes, records blocked IPs, and saves. Exits 0
-    when everything succeeded, 1 when an action failed (the state is still
-    written; see `status`), 2 on a config error, 3 if another iotwx-watch holds the
-    state lock. Suitable for a systemd timer or cron.
+    when everything succeeded, 1 when an action failed or a code still waits for
+    a retry (the state is still written, the code kept for the next run; see
+    `status`), 2 on a config error, 3 if another iotwx-watch holds the state
+    lock. Suitable for a systemd timer or cron.
     """
     config = obj.load_config()
     observers = observers_for(config)
