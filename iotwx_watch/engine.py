@@ -299,7 +299,10 @@ class Engine:
         if corp is not None and corp.status == "cancelled" and (
             corp.cancelled_at is not None and corp.cancelled_at >= entry.timestamp
         ):
-            # The corp cancelled after this code was issued: WeCom asks us to keep nothing.
+            # The corp cancelled after this code was issued: WeCom asks us to keep no
+            # secret, but who the corp was (name, agentid) helps the operator's history.
+            corp.corp_name = corp.corp_name or auth.corp_name
+            corp.agentid = corp.agentid if corp.agentid is not None else auth.agentid
             self._finish(entry, "redeemed", now)
             log.warning("engine.redeemed_after_cancel", suite_id=suite_id, key=key,
                         corpid=auth.corpid)

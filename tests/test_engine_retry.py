@@ -217,5 +217,6 @@ def test_a_retry_that_succeeds_after_cancel_keeps_nothing(rig: Rig) -> None:
     rig.engine.tick()
     corp = rig.state.to_json()["suites"][SUITE]["corps"]["wwCorpOne"]
     assert ("cancelled", False) == (corp["status"], "permanent_code" in corp)
+    assert ("name-wwCorpOne", 1000002) == (corp["corp_name"], corp["agentid"])
     assert ("redeemed", "wwCorpOne") == (rig.entry()["status"], rig.entry()["corpid"])
     assert ["corp_cancelled"] == rig.kinds()
