@@ -116,6 +116,16 @@ class Workdir:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
 
+    def log_authorization(self, corpid: str, suite_id: str = SUITE_A) -> tuple[str, str]:
+        """A fresh ticket and a create_auth for `corpid`, issued by the simulator and
+        appended to receive.log; returns (ticket, auth code)."""
+        now = int(time.time())
+        ticket = self.sim.push_ticket(suite_id, timestamp=now)
+        code = self.sim.issue_auth_code(suite_id, corpid)
+        self.append(self.receive_log, ticket_record(suite_id, ticket, now))
+        self.append(self.receive_log, auth_record(suite_id, code, now))
+        return ticket, code
+
     def state(self) -> dict[str, Any]:
         if not self.state_file.exists():
             return {}

@@ -123,12 +123,8 @@ def test_once_does_the_whole_job(workdir: Workdir) -> None:
 
 def test_no_secret_in_any_log_line(workdir: Workdir) -> None:
     """Every log line of an end-to-end run is free of every secret value involved."""
-    now = int(time.time())
     sim = workdir.sim
-    ticket = sim.push_ticket(SUITE_A, timestamp=now)
-    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000003")
-    workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
-    workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+    ticket, code = workdir.log_authorization("wwcorp0000000003")
     sim.fail_next("get_permanent_code", errcode=-1)
     result = workdir.run("--log-level", "debug", "once")
     assert 0 == result.returncode, result.stdout + result.stderr
@@ -143,13 +139,9 @@ def test_no_secret_in_any_log_line(workdir: Workdir) -> None:
 def test_once_reports_our_blocked_ip(workdir: Workdir) -> None:
     """WeCom refusing our own address (60020): `once` exits 1, records the address for the
     provider's whitelist and keeps the code pending for the next run."""
-    now = int(time.time())
     sim = workdir.sim
-    ticket = sim.push_ticket(SUITE_A, timestamp=now)
-    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000006")
-    workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
-    workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
     sim.block_ip("127.0.0.1")
+    _, code = workdir.log_authorization("wwcorp0000000006")
     result = workdir.run("once")
     assert 1 == result.returncode, result.stdout + result.stderr
     state = workdir.state()
@@ -226,11 +218,7 @@ def test_run_under_systemd(workdir: Workdir, notify_listener: NotifyListener) ->
         notify.wait_for("WATCHDOG=1", after=status)
         assert ready < status
 
-        now = int(time.time())
-        ticket = workdir.sim.push_ticket(SUITE_A, timestamp=now)
-        code = workdir.sim.issue_auth_code(SUITE_A, "wwcorp0000000004")
-        workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
-        workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+        workdir.log_authorization("wwcorp0000000004")
         wait_for(lambda: corps(workdir, SUITE_A).get("wwcorp0000000004"), what="corp in state")
 
         extra = workdir.root / "other.log"
@@ -296,15 +284,10 @@ def test_sigkill_and_sigterm_mid_burst_lose_nothing(workdir: Workdir) -> None:
 def test_sigkill_between_call_and_state_write(workdir: Workdir) -> None:
     """Killed while get_permanent_code is in flight: the code is never sent again; the
     restart reports it as interrupted (exit 1) so the operator asks for a new one."""
-    now = int(time.time())
-    sim = workdir.sim
-    ticket = sim.push_ticket(SUITE_A, timestamp=now)
-    code = sim.issue_auth_code(SUITE_A, "wwcorp0000000005")
-    sim.fail_next("get_permanent_code", delay_s=3.0, times=1)
+    workdir.sim.fail_next("get_permanent_code", delay_s=3.0, times=1)
     daemon = Daemon(workdir)
     try:
-        workdir.append(workdir.receive_log, ticket_record(SUITE_A, ticket, now))
-        workdir.append(workdir.receive_log, auth_record(SUITE_A, code, now))
+        _, code = workdir.log_authorization("wwcorp0000000005")
 
         def in_flight() -> bool:
             ledger = workdir.state().get("suites", {}).get(SUITE_A, {}).get("auth_codes", {})
