@@ -41,7 +41,6 @@ class SourceReader:
     follower: Follower
     app_config: Config
     extractor: Extractor | None = None
-    read_offset: int | None = None
     stats: Counter[str] = field(default_factory=Counter)
 
     def read(self, *, limit_to_snapshot: bool) -> list[Event]:
@@ -57,11 +56,9 @@ class SourceReader:
                     max_line_bytes=self.app_config.max_line_bytes,
                 )
             events.extend(self.extractor.feed(chunk.data, chunk.offset))
-            self.read_offset = chunk.offset + len(chunk.data)
             if chunk.final:
                 events.extend(self.extractor.finish())
                 self._retire_extractor()
-                self.read_offset = None
         return events
 
     def _retire_extractor(self) -> None:
@@ -77,11 +74,10 @@ class SourceReader:
         return total
 
     def cursor(self) -> Cursor | None:
-        """Where a restart must resume: the extractor's resume point in the current file."""
+        """Where a restart must resume: the extractor's resume point in the current file,
+        or the follower's position when no bytes of it were handed on yet."""
         if self.extractor is not None:
             return self.follower.cursor_at(self.extractor.resume_offset)
-        if self.read_offset is not None:
-            return self.follower.cursor_at(self.read_offset)
         return self.follower.cursor_at(self.follower.position)
 
     def close(self) -> None:
@@ -112,7 +108,6 @@ class Runner:
         self.batches = 0
         self.last_batch_at: float | None = None
         self.last_event_at: float | None = None
-        self.events_total = 0
         self._saved_snapshot: dict[str, Any] | None = None
         self._stack = ExitStack()
 
@@ -205,7 +200,6 @@ class Runner:
         engine.tick()
         self.save()
         self.batches += 1
-        self.events_total += count
         self.last_batch_at = self.clock()
         if count:
             self.last_event_at = self.last_batch_at
@@ -228,13 +222,6 @@ class Runner:
             return
         self.store.save(self.state)
         self._saved_snapshot = snapshot
-
-    def stats(self) -> Counter[str]:
-        total: Counter[str] = Counter()
-        for reader in self.readers:
-            total.update(reader.extractor_stats())
-            total.update({f"tail.{k}": v for k, v in reader.follower.stats.items()})
-        return total
 
     def seconds_until_due(self, default: float) -> float:
         due = self.active_engine.next_due()
