@@ -23,7 +23,7 @@ from iotwx_watch.daemon import run_once
 from iotwx_watch.errors import ConfigError
 from iotwx_watch.events import AuthCode, SuiteTicket
 from iotwx_watch.extract.files import iter_file_events
-from iotwx_watch.health import Health, health, observe_sources
+from iotwx_watch.health import Health, deployment_health
 from iotwx_watch.observers import Observers
 from iotwx_watch.sim import WeComSimulator
 from iotwx_watch.state import StateStore
@@ -136,5 +136,5 @@ def run_demo(samples: Path, workdir: Path) -> DemoResult:
         calls = Counter(call.endpoint for call in sim.calls)
     state = StateStore(config.state_file).load()
     now = clock()
-    report = health(state, now=now, config=config, sources=observe_sources(config.sources, state))
+    report = deployment_health(config, state, now=now)
     return DemoResult(exit_code, report, calls, config, replay_at)

@@ -246,6 +246,11 @@ def health(
     )
 
 
+def deployment_health(config: Config, state: State, *, now: float) -> Health:
+    """The health of a configured deployment: ``state`` plus a look at its log files."""
+    return health(state, now=now, config=config, sources=observe_sources(config.sources, state))
+
+
 def _suite_health(
     suite_id: str, configured: bool, suite: SuiteState, now: float, problems: list[Problem]
 ) -> SuiteHealth:

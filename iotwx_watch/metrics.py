@@ -23,7 +23,7 @@ from prometheus_client.exposition import start_http_server
 
 from iotwx_watch.config import Config, MetricsConfig, SourceConfig
 from iotwx_watch.errors import ConfigError
-from iotwx_watch.health import LEVEL_RANK, Health, health, observe_sources
+from iotwx_watch.health import LEVEL_RANK, Health, deployment_health
 from iotwx_watch.log import get_logger
 from iotwx_watch.state import State
 from iotwx_watch.wecom import CallRecord
@@ -92,10 +92,7 @@ class Snapshot:
 def snapshot_of(runner: RunnerView, now: float) -> Snapshot:
     """Judge the runner's state and copy its counters (in the runner's thread)."""
     config = runner.config
-    model = health(
-        runner.state, now=now, config=config,
-        sources=observe_sources(config.sources, runner.state),
-    )
+    model = deployment_health(config, runner.state, now=now)
     sources = tuple(
         SourceCounters(
             path=reader.config.path,

@@ -25,8 +25,7 @@ from iotwx_watch.health import (
     WHERE,
     WHITELIST_NOTE,
     Problem,
-    health,
-    observe_sources,
+    deployment_health,
 )
 from iotwx_watch.log import get_logger
 from iotwx_watch.metrics import MetricsExporter, RunnerView
@@ -128,9 +127,7 @@ class HealthNotifier:
 
     def after_batch(self, runner: RunnerView) -> None:
         now = self.clock()
-        config = runner.config
-        model = health(runner.state, now=now, config=config,
-                       sources=observe_sources(config.sources, runner.state))
+        model = deployment_health(runner.config, runner.state, now=now)
         self.update(model.problems, now)
 
     def update(self, problems: tuple[Problem, ...], now: float) -> None:

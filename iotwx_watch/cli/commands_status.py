@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.health import Health, SuiteHealth, health, observe_sources
+from iotwx_watch.health import Health, SuiteHealth, deployment_health
 from iotwx_watch.state import StateStore, format_time
 
 
@@ -200,9 +200,7 @@ def status(obj: CliContext, as_json: bool, show_secrets: bool) -> None:
     """
     config = obj.load_config(to_stderr=True)
     state = StateStore(config.state_file).load()
-    model = health(
-        state, now=time.time(), config=config, sources=observe_sources(config.sources, state)
-    )
+    model = deployment_health(config, state, now=time.time())
     if as_json:
         text = json.dumps(health_to_json(model, show_secrets=show_secrets), ensure_ascii=False,
                           indent=2)
