@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from iotwx_watch.sim import WeComSimulator, auth_code_xml, ticket_xml
+from iotwx_watch.sim.server import WeComSimulator, auth_code_xml, ticket_xml
 
 SUITE = "dkBench0000000001"
 SECRET = "bench-secret-0001"

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from iotwx_watch.follow import Follower
-from iotwx_watch.wakeup import Wakeup
+from iotwx_watch.follow.follower import Follower
+from iotwx_watch.run.wakeup import Wakeup
 
 WRITER = """
 import os, sys, time

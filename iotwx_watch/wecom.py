@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from iotwx_watch.engine.port import Authorization, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
@@ -33,7 +34,6 @@ from iotwx_watch.errors import (
     WeComError,
 )
 from iotwx_watch.log import SECRETS, get_logger
-from iotwx_watch.wecom_api import Authorization, SuiteToken
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 _SERVICE = "/cgi-bin/service/"
@@ -107,7 +107,7 @@ def _scrub(text: str, *secrets: str) -> str:
 
 
 class WeComClient:
-    """Implements :class:`iotwx_watch.wecom_api.WeComApi` over httpx.
+    """Implements :class:`iotwx_watch.engine.port.WeComApi` over httpx.
 
     Args:
         base_url: WeCom's API root; the simulator's ``base_url`` in tests and demo.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from iotwx_watch.sim import WeComSimulator, auth_change_xml, auth_code_xml, ticket_xml
+from iotwx_watch.sim.server import WeComSimulator, auth_change_xml, auth_code_xml, ticket_xml
 
 SUITE_A = "dkA1b2c3d4e5f6a7b8"
 SUITE_B = "dkB1b2c3d4e5f6a7b8"

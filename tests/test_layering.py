@@ -24,8 +24,8 @@ LIBRARIES = ("httpx", "watchdog", "click", "structlog", "prometheus_client")
              "iotwx_watch.extract.patterns", "iotwx_watch.extract.crypto"],
             ("httpx", "watchdog", "click", "structlog", "prometheus_client"),
         ),
-        (["iotwx_watch.engine", "iotwx_watch.state"], ("httpx", "watchdog", "click")),
-        (["iotwx_watch.follow"], ("httpx", "click", "prometheus_client")),
+        (["iotwx_watch.engine.core", "iotwx_watch.state.store"], ("httpx", "watchdog", "click")),
+        (["iotwx_watch.follow.follower"], ("httpx", "click", "prometheus_client")),
         # (httpx itself imports click, for its command line, when click is installed)
         (["iotwx_watch.wecom"], ("watchdog", "prometheus_client")),
     ],

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import structlog
 
+from iotwx_watch.engine.port import Authorization, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
@@ -20,9 +21,8 @@ from iotwx_watch.errors import (
     WeComError,
     WeComErrorKind,
 )
-from iotwx_watch.sim import WeComSimulator
+from iotwx_watch.sim.server import WeComSimulator
 from iotwx_watch.wecom import CallRecord, WeComClient
-from iotwx_watch.wecom_api import Authorization, SuiteToken
 from tests.conftest import SimClock
 
 SUITE_ID = "dk1234567890abcdef"

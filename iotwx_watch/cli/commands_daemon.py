@@ -8,8 +8,8 @@ import click
 
 from iotwx_watch.cli._group import CliContext, main
 from iotwx_watch.config import load_config
-from iotwx_watch.daemon import run_forever, run_once
-from iotwx_watch.observers import observers_for
+from iotwx_watch.run.daemon import run_forever, run_once
+from iotwx_watch.run.observers import observers_for
 
 
 @main.command("once")

@@ -7,9 +7,9 @@ import sys
 import click
 
 from iotwx_watch.cli._group import CliContext, main, usage_error
-from iotwx_watch.daemon import make_client
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK
-from iotwx_watch.runner import Runner
+from iotwx_watch.run.daemon import make_client
+from iotwx_watch.run.runner import Runner
 
 
 def _read_code(auth_code: str | None) -> str:

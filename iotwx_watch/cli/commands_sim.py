@@ -45,7 +45,7 @@ def simulate(
     line of suite_ticket callback XML per suite follows, ready to append to a test
     receive.log. Only for loopback tests and demos: it issues fake credentials.
     """
-    from iotwx_watch.sim import WeComSimulator  # the server is loaded only for this command
+    from iotwx_watch.sim.server import WeComSimulator  # the server is loaded only for this command
 
     obj.configure_logging(to_stderr=True)
     parsed = _parse_suites(suites)

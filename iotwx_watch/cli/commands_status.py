@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.health import Health, SuiteHealth, deployment_health
-from iotwx_watch.state import StateStore, format_time
+from iotwx_watch.report.health import Health, SuiteHealth, deployment_health
+from iotwx_watch.state.store import StateStore, format_time
 
 
 def mask_secret(value: str | None) -> str | None:

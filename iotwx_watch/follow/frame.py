@@ -1,0 +1,83 @@
+"""Framing: cut a buffer read from a log file into complete ``\\n``-terminated pieces.
+
+Pure functions over bytes (no IO, no clock), so the rules are easy to test:
+
+* only complete lines leave the follower; the unterminated tail stays in the file and
+  is read again next time, so an offset is never committed past half a line;
+* a run of NUL bytes at the start of a line is dropped: that is the sparse hole a
+  writer without ``O_APPEND`` leaves when the file is truncated under it
+  (copytruncate). The dropped run splits the output into separate pieces, so every
+  piece's offset stays exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from iotwx_watch.follow.cursor import FileId
+
+_NULS = re.compile(rb"\x00+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bytes handed to the extractor, with where they came from.
+
+    ``data`` is complete ``\\n``-terminated lines, except when ``unterminated`` is set:
+    then it is a piece of one line that either exceeded ``max_read_bytes`` (the rest
+    follows in later chunks, so memory stays bounded) or was the last, never finished
+    line of a file that was rotated away. A ``final`` chunk may have empty ``data``: it
+    only tells the consumer to flush its parser for this file.
+    """
+
+    data: bytes
+    offset: int
+    file: FileId
+    new_file: bool
+    final: bool
+    unterminated: bool = False
+
+
+@dataclass(frozen=True)
+class Framed:
+    """Result of :func:`frame`: complete pieces and how far the buffer was consumed."""
+
+    pieces: list[tuple[int, bytes]]
+    consumed: int
+    nul_skipped: int
+    at_line_start: bool
+
+
+def frame(buf: bytes, base: int, *, at_line_start: bool) -> Framed:
+    """Split ``buf`` (read at file offset ``base``) into complete-line pieces.
+
+    ``at_line_start`` says whether ``buf[0]`` begins a line (False after an unterminated
+    piece was handed on). ``consumed`` counts the bytes that are done with: emitted
+    pieces plus skipped NULs; ``buf[consumed:]`` is an unfinished line to read again.
+    """
+    pieces: list[tuple[int, bytes]] = []
+    nul_skipped = 0
+    i = 0
+    n = len(buf)
+    line_start = at_line_start
+    while i < n:
+        if line_start and buf[i] == 0:
+            match = _NULS.match(buf, i)
+            assert match is not None
+            nul_skipped += match.end() - i
+            i = match.end()
+            continue
+        hole = buf.find(b"\n\x00", i)
+        if hole != -1:
+            pieces.append((base + i, buf[i : hole + 1]))
+            i = hole + 1
+            line_start = True
+            continue
+        last = buf.rfind(b"\n", i)
+        if last != -1:
+            pieces.append((base + i, buf[i : last + 1]))
+            i = last + 1
+            line_start = True
+        break
+    return Framed(pieces, i, nul_skipped, line_start)

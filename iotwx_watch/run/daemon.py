@@ -1,0 +1,162 @@
+"""`once` and `run`: the runner driven to completion, or kept alive under systemd.
+
+`once` reads each source up to the size it had at start, acts, saves and returns.
+`run` does the same in a loop woken by file events (or a timer), answers SIGTERM /
+SIGINT by finishing the batch in hand and saving, SIGHUP by reloading the config,
+and keeps systemd informed (READY, STATUS, WATCHDOG, STOPPING).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from iotwx_watch.config import Config
+from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
+from iotwx_watch.log import get_logger
+from iotwx_watch.run.observers import Observers
+from iotwx_watch.run.runner import Runner
+from iotwx_watch.run.sdnotify import Notifier
+from iotwx_watch.run.signals import SignalFlags
+from iotwx_watch.run.wakeup import Wakeup
+from iotwx_watch.wecom import CallRecord, WeComClient
+
+log = get_logger("daemon")
+
+
+# `once` stays up to this long for retries that fall due (a -1, a refreshed token),
+# rather than leaving them to the next timer run.
+ONCE_RETRY_HORIZON_S = 20.0
+
+
+def make_client(
+    config: Config, *, on_call: Callable[[CallRecord], None] | None = None
+) -> WeComClient:
+    """The HTTP client for the configured WeCom endpoint."""
+    return WeComClient(
+        base_url=config.wecom.base_url,
+        timeout_s=config.wecom.timeout_s,
+        permanent_code_api=config.wecom.permanent_code_api,
+        on_call=on_call,
+    )
+
+
+def make_runner(
+    config: Config,
+    client: WeComClient,
+    observers: Observers,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Runner:
+    return Runner(
+        config,
+        api=client,
+        clock=clock,
+        on_notice=observers.on_notice,
+        observers=observers.batch,
+    )
+
+
+def run_once(
+    config: Config,
+    observers: Observers,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Catch up from the saved cursors, act, save, and return the exit code.
+
+    Retries that fall due within ONCE_RETRY_HORIZON_S are waited for; later ones
+    stay pending in the ledger (with their code) for the next run, and the exit code
+    is 1 so a timer unit shows that something needs attention (e.g. a 60020).
+    """
+    with (
+        make_client(config, on_call=observers.on_call) as client,
+        make_runner(config, client, observers, clock=clock) as runner,
+    ):
+        events = runner.batch(limit_to_snapshot=True)
+        horizon = clock() + ONCE_RETRY_HORIZON_S
+        while (due := runner.active_engine.next_due()) is not None and due <= horizon:
+            sleep(max(0.0, due - clock()))
+            runner.active_engine.tick()
+            runner.save()
+        engine = runner.active_engine
+        failed = engine.failed or engine.awaiting_retry
+        log.info("once.done", events=events, failed=engine.failed,
+                 awaiting_retry=engine.awaiting_retry)
+    return EXIT_ACTION_FAILED if failed else EXIT_OK
+
+
+def status_line(runner: Runner) -> str:
+    """One line for `systemctl status`: what is followed and what is known."""
+    state = runner.state
+    corps = sum(len(suite.corps) for suite in state.suites.values())
+    last = (
+        time.strftime("%H:%M:%S", time.localtime(runner.last_event_at))
+        if runner.last_event_at
+        else "none yet"
+    )
+    return (
+        f"following {len(runner.readers)} log(s); {len(runner.config.suites)} suite(s), "
+        f"{corps} corp(s), {len(state.blocked_ips)} IP(s) to whitelist; last event {last}"
+    )
+
+
+def run_forever(
+    config: Config,
+    observers: Observers,
+    *,
+    reload_config: Callable[[], Config],
+    notifier: Notifier | None = None,
+) -> int:
+    """The daemon loop. Returns 0 after SIGTERM/SIGINT with the state saved."""
+    notifier = notifier or Notifier()
+    wakeup = Wakeup(
+        [source.path for source in config.sources],
+        mode=config.watch,
+        poll_interval_s=config.poll_interval_s,
+    )
+    flags = SignalFlags(wakeup.wake)
+    with (
+        make_client(config, on_call=observers.on_call) as client,
+        make_runner(config, client, observers) as runner,
+        flags.installed(),
+    ):
+        wakeup.start()  # before the catch-up read, so nothing appended meanwhile is missed
+        try:
+            runner.batch()
+            notifier.ready()
+            notifier.status(status_line(runner))
+            log.info("daemon.ready", backend=wakeup.backend, sources=len(runner.readers))
+            watchdog = notifier.watchdog_interval()
+            while not flags.stop_requested:
+                timeout = runner.seconds_until_due(config.poll_interval_s)
+                if watchdog is not None:
+                    timeout = min(timeout, watchdog / 2)
+                wakeup.wait(timeout)
+                if flags.take_reload():
+                    _reload(runner, wakeup, reload_config, notifier)
+                    config = runner.config
+                runner.batch()
+                notifier.watchdog()
+                notifier.status(status_line(runner))
+        finally:
+            notifier.stopping()
+            wakeup.stop()
+    log.info("daemon.stopped")
+    return EXIT_OK
+
+
+def _reload(
+    runner: Runner, wakeup: Wakeup, reload_config: Callable[[], Config], notifier: Notifier
+) -> None:
+    notifier.reloading()
+    try:
+        config = reload_config()
+    except IotwxError as exc:
+        log.error("daemon.reload_failed", error=str(exc))
+        notifier.ready()
+        return
+    runner.reload(config)
+    wakeup.watch_paths([source.path for source in config.sources])
+    notifier.ready()

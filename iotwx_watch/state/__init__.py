@@ -1,0 +1,42 @@
+"""The state: ``model`` is the schema-1 document as typed objects (pure); ``store``
+locks, loads and atomically saves it as a JSON file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from iotwx_watch import lazy_face
+
+if TYPE_CHECKING:
+    from iotwx_watch.state.model import (
+        AuthCodeEntry,
+        BlockedIpEntry,
+        CorpEntry,
+        State,
+        SuiteState,
+        TicketEntry,
+        TokenEntry,
+        format_time,
+        parse_time,
+    )
+    from iotwx_watch.state.store import StateStore
+
+_MODEL = (
+    "AuthCodeEntry", "BlockedIpEntry", "CorpEntry", "State", "SuiteState", "TicketEntry",
+    "TokenEntry", "format_time", "parse_time",
+)
+_HOMES = {name: "model" for name in _MODEL} | {"StateStore": "store"}
+__all__ = [
+    "AuthCodeEntry",
+    "BlockedIpEntry",
+    "CorpEntry",
+    "State",
+    "StateStore",
+    "SuiteState",
+    "TicketEntry",
+    "TokenEntry",
+    "format_time",
+    "parse_time",
+]
+__getattr__ = lazy_face(__name__, _HOMES)

@@ -1,0 +1,175 @@
+"""The state file: one JSON document (schema 1), locked, loaded loudly, saved atomically.
+
+The file holds secrets (permanent codes, tokens), hence mode 0600 in a 0700
+directory. A file that cannot be read as schema 1 is a loud :class:`StateError`,
+never a silent reset: the operator decides what to do with it. The model itself
+lives in :mod:`iotwx_watch.state.model` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from iotwx_watch.errors import StateError, StateLockedError
+from iotwx_watch.log import get_logger
+from iotwx_watch.state.model import (
+    AUTH_CODE_TTL_S,
+    FINAL_STATUSES,
+    SCHEMA_VERSION,
+    AuthCodeEntry,
+    AuthCodeStatus,
+    BlockedIpEntry,
+    CorpEntry,
+    CorpStatus,
+    ShapeError,
+    State,
+    SuiteState,
+    TicketEntry,
+    TokenEntry,
+    Whitelist,
+    dumps,
+    format_time,
+    parse_time,
+)
+
+__all__ = [
+    "AUTH_CODE_TTL_S",
+    "FINAL_STATUSES",
+    "SCHEMA_VERSION",
+    "AuthCodeEntry",
+    "AuthCodeStatus",
+    "BlockedIpEntry",
+    "CorpEntry",
+    "CorpStatus",
+    "State",
+    "StateStore",
+    "SuiteState",
+    "TicketEntry",
+    "TokenEntry",
+    "Whitelist",
+    "dumps",
+    "format_time",
+    "parse_time",
+]
+
+log = get_logger("state")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StateStore:
+    """Owns the state file: one process lock, loud loads, atomic saves that keep a ``.bak``."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = Path(path)
+        self.lock_path = Path(f"{self.path}.lock")
+        self.bak_path = Path(f"{self.path}.bak")
+        self._clock = clock
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {self.path.parent}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the state lock for the ``with`` block so ``once`` and ``run`` never interleave."""
+        self._ensure_dir()
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateError(f"cannot open lock file {self.lock_path}: {exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateLockedError(str(self.lock_path), self._holder(fd)) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    @staticmethod
+    def _holder(fd: int) -> int | None:
+        try:
+            return int(os.pread(fd, 32, 0).decode("ascii", "replace").strip())
+        except (OSError, ValueError):
+            return None
+
+    def load(self) -> State:
+        """Read the state; a missing file is an empty state, anything unreadable is an error."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return State()
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
+        try:
+            return State.from_json(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self._corrupt(f"is not valid JSON ({exc})") from exc
+        except ShapeError as exc:
+            raise self._corrupt(str(exc)) from exc
+
+    def _corrupt(self, problem: str) -> StateError:
+        bak = f"; the previous version is in {self.bak_path}" if self.bak_path.exists() else ""
+        return StateError(
+            f"state file {self.path}: {problem}; not overwriting it{bak}. "
+            "Fix or move the file, then start again."
+        )
+
+    def save(self, state: State) -> None:
+        """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir."""
+        state.updated_at = self._clock()
+        text = dumps(state).encode("utf-8")
+        self._ensure_dir()
+        directory = self.path.parent
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), 0o600)
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            if self.path.exists():
+                self._keep_backup()
+            os.replace(tmp, self.path)
+            tmp = None
+            _fsync_dir(directory)
+        except OSError as exc:
+            raise StateError(f"cannot write state file {self.path}: {exc}") from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        log.debug("state.saved", path=str(self.path), bytes=len(text))
+
+    def _keep_backup(self) -> None:
+        """Make ``<path>.bak`` the file about to be replaced (hard link; copy if links fail)."""
+        staging = Path(f"{self.bak_path}.new")
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
+        try:
+            os.link(self.path, staging)
+        except OSError:
+            shutil.copy2(self.path, staging)
+        os.replace(staging, self.bak_path)

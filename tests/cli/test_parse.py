@@ -1,0 +1,112 @@
+"""`iotwx-watch parse`, run as the real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
+BIN = str(Path(sys.executable).with_name("iotwx-watch"))
+ENV = {k: v for k, v in os.environ.items() if k != "IOTWX_WATCH_CONFIG"}
+
+
+def parse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN, "--log-format", "json", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_prints_events_as_json_lines_in_log_order() -> None:
+    """Each event is one JSON object per line, exactly as DESIGN.md shows it."""
+    path = str(SAMPLES / "receive.log")
+    done = parse("parse", path)
+    assert 0 == done.returncode, done.stderr
+    lines = done.stdout.splitlines()
+    assert 12 == len(lines)
+    offset = (SAMPLES / "receive.log").read_bytes().index(b"[2026-11-28 17:00:00] \xe6\x94\xb6")
+    first = (
+        '{"type": "suite_ticket", "suite_id": "dk7f3a9c2b41e05d68", "suite_ticket": '
+        '"6X3fg-g3FKoHWBPbNcPQFnrZwtknB8u0JUMFP5SfrGjcZdSdzrlbVx1ApGyMTO6P", '
+        '"timestamp": 1795856400, "source": {"path": "' + path + '", "offset": '
+        + str(offset + len("[2026-11-28 17:00:00] 收到的id: dk7f3a9c2b41e05d68\n".encode()))
+        + "}}"
+    )
+    assert first == lines[0]
+    offsets = [json.loads(line)["source"]["offset"] for line in lines]
+    assert sorted(offsets) == offsets
+
+
+def test_stats_go_to_stderr() -> None:
+    """--stats prints bytes, records, events, skips and rejects on stderr, not stdout."""
+    path = SAMPLES / "policy_engine.log"
+    done = parse("parse", "--kind", "policy_engine", "--stats", str(path))
+    assert 0 == done.returncode
+    assert 7 == len(done.stdout.splitlines())
+    stats = dict(
+        line.split(None, 1) for line in done.stderr.splitlines() if not line.startswith("==")
+    )
+    assert str(path.stat().st_size) == stats["bytes"]
+    assert ("7", "2", "1") == (
+        stats["events.blocked_ip"],
+        stats["skipped.masked_ip"],
+        stats["skipped.other_errcode"],
+    )
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A missing file (even after a good one) prints one error line, no events, exit 2."""
+    missing = tmp_path / "nope.log"
+    done = parse("parse", str(SAMPLES / "receive.log"), str(missing))
+    assert 2 == done.returncode
+    assert "" == done.stdout
+    assert [f"iotwx-watch: error: cannot read {missing}: No such file or directory"] == (
+        done.stderr.splitlines()
+    )
+
+
+def test_config_keys_decrypt_envelopes() -> None:
+    """With --config naming the suite's keys, encrypted envelopes yield their events."""
+    path = str(SAMPLES / "receive_encrypted.log")
+    without = parse("parse", "--stats", path)
+    assert ("", 0) == (without.stdout, without.returncode)
+    assert "skipped.envelope_no_keys" in without.stderr
+    with_keys = parse("--config", str(SAMPLES / "iotwx-watch.toml"), "parse", path)
+    assert 0 == with_keys.returncode
+    types = [json.loads(line)["type"] for line in with_keys.stdout.splitlines()]
+    assert ["suite_ticket", "auth_code", "auth_change", "suite_ticket"] == types
+
+
+def test_unknown_kind_is_a_usage_error() -> None:
+    """--kind accepts only callback, policy_engine and auto."""
+    done = parse("parse", "--kind", "nginx", str(SAMPLES / "receive.log"))
+    assert 2 == done.returncode
+
+
+def test_reader_going_away_is_not_a_traceback(tmp_path: Path) -> None:
+    """`parse … | head -1` ends quietly when the reader closes the pipe."""
+    line = (
+        '{"errcode":60020,"errmsg":"not allow to access from your ip, from ip: 10.0.%d.%d"}\n'
+    )
+    log = tmp_path / "policy_engine.log"
+    log.write_text("".join(line % (i // 250, i % 250) for i in range(60_000)), encoding="utf-8")
+    proc = subprocess.Popen(
+        [BIN, "parse", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert '"blocked_ip"' in first.decode()
+    assert ("", 0) == (stderr, proc.returncode)
