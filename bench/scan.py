@@ -50,7 +50,7 @@ def noise_block(rng: random.Random) -> bytes:
         elif pick < 0.9:
             line = (
                 f"[2026-11-28 17:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] "
-                f"PHP Notice: Undefined index: user_{rng.getrandbits(24):x} in "
+                f"PHP Outcome: Undefined index: user_{rng.getrandbits(24):x} in "
                 f"/home/docker-nginx/www/wxcallback/basic/lib.php on line {rng.randint(1, 900)}"
             )
         else:

@@ -5,17 +5,22 @@ inline, as ``<name>_file = "path"``, or through systemd credentials: a file name
 ``<suite_id>.<name>`` (for a suite) in ``$CREDENTIALS_DIRECTORY``. Secret fields are
 ``repr=False``. Loading never logs: problems worth a warning are returned in
 :attr:`Config.warnings` for the caller to report.
+
+:func:`parse_config` is pure: the environment and the reading of secret files are
+passed in. :func:`load_config` is the shell around it that reads the TOML file, the
+process environment and the secret files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +34,11 @@ CONFIG_ENV = "IOTWX_WATCH_CONFIG"
 DEFAULT_CONFIG_PATH = "/etc/iotwx-watch/config.toml"
 DEFAULT_STATE_FILE = "/var/lib/iotwx-watch/state.json"
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+DEFAULT_METRICS_HOST = "127.0.0.1"
+SECRET_FILE_MAX_BYTES = 64 * 1024  # a secret is a few dozen bytes; more means a wrong path
+
+# Reads one secret file, raising ConfigError with a clear reason (load_config's own).
+SecretFileReader = Callable[[Path, str], str]
 
 # WeCom ids: letters, digits and a few separators (suite ids start with ww/wx/dk/tj).
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
@@ -114,12 +124,25 @@ class Config:
         return None
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What parse_config needs from outside the TOML: environment and secret files."""
+
+    env: Mapping[str, str]
+    read_secret_file: SecretFileReader
+
+
+def _no_secret_files(path: Path, what: str) -> str:
+    raise ConfigError(f"{what}: {path} is not read here; load the config with load_config")
+
+
 class _Table:
     """A TOML table read with type checks and a clear error naming the key."""
 
-    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+    def __init__(self, data: Mapping[str, Any], where: str, inputs: _Inputs) -> None:
         self.data = data
         self.where = where
+        self.inputs = inputs
         self.used: set[str] = set()
 
     def _get(self, key: str, types: type | tuple[type, ...], default: Any) -> Any:
@@ -146,6 +169,8 @@ class _Table:
 
     def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
         value = float(self._get(key, (int, float), default))
+        if not math.isfinite(value):
+            raise ConfigError(f"{self.where}: '{key}' must be a finite number, not {value}")
         if value < minimum:
             raise ConfigError(f"{self.where}: '{key}' must be at least {minimum}")
         return value
@@ -157,13 +182,13 @@ class _Table:
         return value
 
     def table(self, key: str) -> _Table:
-        return _Table(self._get(key, dict, {}), f"[{key}]")
+        return _Table(self._get(key, dict, {}), f"[{key}]", self.inputs)
 
     def tables(self, key: str) -> list[_Table]:
         items = self._get(key, list, [])
         if not all(isinstance(item, dict) for item in items):
             raise ConfigError(f"{self.where}: '{key}' must be written as [[{key}]] tables")
-        return [_Table(item, f"[[{key}]] #{n}") for n, item in enumerate(items, 1)]
+        return [_Table(item, f"[[{key}]] #{n}", self.inputs) for n, item in enumerate(items, 1)]
 
     def secret(self, key: str, credential: str | None) -> str | None:
         """A secret given inline, as ``<key>_file``, or as a systemd credential."""
@@ -173,13 +198,14 @@ class _Table:
             raise ConfigError(f"{self.where}: give '{key}' or '{key}_file', not both")
         if inline is not None:
             return inline
+        read = self.inputs.read_secret_file
         if file_name is not None:
-            return _read_secret_file(Path(file_name), f"{self.where}: '{key}_file'")
-        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+            return read(Path(file_name), f"{self.where}: '{key}_file'")
+        cred_dir = self.inputs.env.get("CREDENTIALS_DIRECTORY")
         if credential and cred_dir:
             path = Path(cred_dir) / credential
             if path.is_file():
-                return _read_secret_file(path, f"{self.where}: credential {credential}")
+                return read(path, f"{self.where}: credential {credential}")
         return None
 
     def reject_unknown(self) -> None:
@@ -188,14 +214,49 @@ class _Table:
             raise ConfigError(f"{self.where}: unknown key(s): {', '.join(unknown)}")
 
 
-def _read_secret_file(path: Path, what: str) -> str:
+def read_secret_file(path: Path, what: str) -> str:
+    """A secret file's text: a small regular UTF-8 file, else one clear ConfigError.
+
+    Opened non-blocking and checked to be a regular file first, so a mistaken path
+    such as ``/dev/zero`` or a FIFO fails at once instead of hanging or filling memory.
+    """
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{what}: {path} is not a regular file")
+        data = os.read(fd, SECRET_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > SECRET_FILE_MAX_BYTES:
+        raise ConfigError(f"{what}: {path} is larger than {SECRET_FILE_MAX_BYTES} bytes")
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what}: {path} is not UTF-8 text") from exc
     if not value:
         raise ConfigError(f"{what}: {path} is empty")
     return value
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``127.0.0.1:9464``, ``[::1]:9464``, ``9464`` or ``:9464`` (loopback) → (host, port)."""
+    host, _, port_text = listen.strip().rpartition(":")
+    host = host.strip("[]") or DEFAULT_METRICS_HOST
+    if not port_text.isdigit() or int(port_text) > 65535:  # 0: any free port
+        raise ConfigError(f"[metrics] listen: expected host:port (port 0-65535), got {listen!r}")
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise ConfigError(
+                f"[metrics] listen: {host!r} is not an IP address (or localhost)"
+            ) from exc
+    return host, int(port_text)
 
 
 def _check_base_url(url: str) -> str:
@@ -245,9 +306,20 @@ def _pattern(table: _Table) -> PatternConfig:
     return pattern
 
 
-def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
-    """Build a :class:`Config` from already-parsed TOML (tests use this directly)."""
-    top = _Table(data, path or "config")
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    read_secret: SecretFileReader | None = None,
+) -> Config:
+    """Build a :class:`Config` from already-parsed TOML, without touching the system.
+
+    ``env`` supplies ``CREDENTIALS_DIRECTORY``; ``read_secret`` reads ``*_file`` secrets
+    and credentials (without it, a config naming a secret file is an error).
+    """
+    inputs = _Inputs(env=env or {}, read_secret_file=read_secret or _no_secret_files)
+    top = _Table(data, path or "config", inputs)
     warnings: list[str] = []
 
     wecom_t = top.table("wecom")
@@ -285,6 +357,8 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
 
     metrics_t = top.table("metrics")
     metrics = MetricsConfig(textfile=metrics_t.text("textfile"), listen=metrics_t.text("listen"))
+    if metrics.listen is not None:
+        parse_listen(metrics.listen)
     metrics_t.reject_unknown()
 
     notify: list[NotifyConfig] = []
@@ -322,9 +396,15 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     return config
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read the config from ``path``, ``$IOTWX_WATCH_CONFIG`` or the default location."""
-    chosen = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read the config from ``path``, ``$IOTWX_WATCH_CONFIG`` or the default location.
+
+    ``env`` defaults to the process environment; secret files are read from disk.
+    """
+    env = os.environ if env is None else env
+    chosen = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
     try:
         raw = chosen.read_bytes()
         mode = chosen.stat().st_mode
@@ -334,7 +414,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config {chosen} is not valid TOML: {exc}") from exc
-    config = parse_config(data, path=str(chosen))
+    config = parse_config(data, path=str(chosen), env=env, read_secret=read_secret_file)
     has_inline_secret = any(
         key in suite for suite in data.get("suite", []) if isinstance(suite, dict)
         for key in ("suite_secret", "token", "encoding_aes_key")

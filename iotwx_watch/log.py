@@ -60,9 +60,6 @@ class SecretRegistry:
         return text
 
 
-SECRETS = SecretRegistry()
-
-
 def _scrub_value(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
@@ -79,18 +76,23 @@ def _scrub_value(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def mask_secrets(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: mask secret keys and registered secret values."""
-    secrets = SECRETS.values()
-    for key in list(event_dict):
-        value = event_dict[key]
-        if key in SECRET_KEYS and value:
-            event_dict[key] = MASK
-        else:
-            event_dict[key] = _scrub_value(value, secrets)
-    return event_dict
+class SecretMasker:
+    """structlog processor: mask secret keys and the values registered in ``secrets``."""
+
+    def __init__(self, secrets: SecretRegistry | None = None) -> None:
+        self.secrets = secrets or SecretRegistry()
+
+    def __call__(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        values = self.secrets.values()
+        for key in list(event_dict):
+            value = event_dict[key]
+            if key in SECRET_KEYS and value:
+                event_dict[key] = MASK
+            else:
+                event_dict[key] = _scrub_value(value, values)
+        return event_dict
 
 
 def _renderer(json_lines: bool) -> Any:
@@ -100,13 +102,18 @@ def _renderer(json_lines: bool) -> Any:
 
 
 def configure_logging(
-    level: str = "info", *, json_lines: bool | None = None, stream: TextIO | None = None
+    level: str = "info",
+    *,
+    secrets: SecretRegistry | None = None,
+    json_lines: bool | None = None,
+    stream: TextIO | None = None,
 ) -> None:
     """Set up structlog once.
 
-    By default: console text to stderr on a terminal, JSON lines to stdout otherwise
-    (journald). Commands whose stdout is data (``parse``, ``status --json``) pass
-    ``stream=sys.stderr``.
+    ``secrets`` is the registry the running components add secret values to (one per
+    process, created by the CLI and passed down). By default: console text to stderr
+    on a terminal, JSON lines to stdout otherwise (journald). Commands whose stdout is
+    data (``parse``, ``status --json``) pass ``stream=sys.stderr``.
     """
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
@@ -117,7 +124,7 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        mask_secrets,
+        SecretMasker(secrets),
         _renderer(json_lines),
     ]
     structlog.configure(

@@ -7,8 +7,8 @@ exception. Success is judged by the payload, not the HTTP status: WeCom's v1
 ``get_permanent_code`` omits ``errcode`` on success.
 
 Secrets (suite_secret, tickets, tokens, auth codes, permanent codes) are registered
-with :data:`iotwx_watch.log.SECRETS` as they pass through, and are scrubbed from
-every error text; the suite_access_token travels in the URL query, so URLs are
+with the client's :class:`~iotwx_watch.log.SecretRegistry` as they pass through, and
+are scrubbed from every error text; the suite_access_token travels in the URL query, so URLs are
 never put in a message.
 """
 
@@ -18,14 +18,14 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from iotwx_watch.engine.port import Authorization, SuiteToken
+from iotwx_watch.engine.port import Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
@@ -33,7 +33,7 @@ from iotwx_watch.errors import (
     ConfigError,
     WeComError,
 )
-from iotwx_watch.log import SECRETS, get_logger
+from iotwx_watch.log import SecretRegistry, get_logger
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 _SERVICE = "/cgi-bin/service/"
@@ -58,20 +58,6 @@ def _log() -> Any:
     ``capture_logs``); a module-level logger would bypass both.
     """
     return get_logger("wecom")
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One request to WeCom as the engine or metrics see it: no secret, only outcome.
-
-    ``errcode`` is 0 on success, WeCom's errcode, or one of the negative pseudo codes
-    of :mod:`iotwx_watch.errors`; ``http_status`` is None when no answer arrived.
-    """
-
-    endpoint: str
-    errcode: int
-    latency_s: float
-    http_status: int | None
 
 
 def check_base_url(url: str) -> str:
@@ -99,11 +85,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _scrub(text: str, *secrets: str) -> str:
+def _scrub(text: str, registry: SecretRegistry, *secrets: str) -> str:
     """Remove secret values and token query parameters from a message."""
     for value in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(value, "***")
-    return _QUERY_SECRET.sub(r"\1=***", SECRETS.scrub(text))
+    return _QUERY_SECRET.sub(r"\1=***", registry.scrub(text))
 
 
 class WeComClient:
@@ -116,6 +102,8 @@ class WeComClient:
             (``v2/get_permanent_code`` then ``v2/get_auth_info`` for the agentid).
         transport: an ``httpx.BaseTransport`` (``httpx.MockTransport`` in tests).
         on_call: told about every request, success or not (metrics, the engine).
+        secrets: where secret values seen in requests and answers are registered, so
+            the log masker and error texts hide them.
     """
 
     def __init__(
@@ -126,7 +114,9 @@ class WeComClient:
         permanent_code_api: Literal["v1", "v2"] = "v1",
         transport: httpx.BaseTransport | None = None,
         on_call: Callable[[CallRecord], None] | None = None,
+        secrets: SecretRegistry | None = None,
     ) -> None:
+        self.secrets = secrets or SecretRegistry()
         self.base_url = check_base_url(base_url)
         if permanent_code_api not in ("v1", "v2"):
             raise ConfigError(f"permanent_code_api must be v1 or v2, got {permanent_code_api!r}")
@@ -163,27 +153,31 @@ class WeComClient:
 
     def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
         """POST get_suite_token with the suite's secret and newest ticket."""
-        SECRETS.add(suite_secret, suite_ticket)
-        return self._post(
+        self.secrets.add(suite_secret, suite_ticket)
+        token = self._post(
             GET_SUITE_TOKEN,
             token=None,
             body={"suite_id": suite_id, "suite_secret": suite_secret, "suite_ticket": suite_ticket},
             secrets=(suite_secret, suite_ticket),
             parse=_suite_token,
         )
+        self.secrets.add(token.value)
+        return token
 
     def get_permanent_code(self, suite_access_token: str, auth_code: str) -> Authorization:
         """Redeem a single-use auth code for the corp's permanent_code (the app Secret)."""
-        SECRETS.add(suite_access_token, auth_code)
+        self.secrets.add(suite_access_token, auth_code)
         if self.permanent_code_api == "v2":
             return self._get_permanent_code_v2(suite_access_token, auth_code)
-        return self._post(
+        auth = self._post(
             GET_PERMANENT_CODE,
             token=suite_access_token,
             body={"auth_code": auth_code},
             secrets=(auth_code,),
             parse=_authorization_v1,
         )
+        self.secrets.add(auth.permanent_code)
+        return auth
 
     def _get_permanent_code_v2(self, suite_access_token: str, auth_code: str) -> Authorization:
         first = self._post(
@@ -193,6 +187,7 @@ class WeComClient:
             secrets=(auth_code,),
             parse=_authorization_v2,
         )
+        self.secrets.add(first.permanent_code)
         try:
             agentid, corp_name = self._post(
                 GET_AUTH_INFO_V2,
@@ -231,12 +226,12 @@ class WeComClient:
             try:
                 response = self._client.post(_SERVICE + endpoint, params=params, json=body)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                detail = _scrub(str(exc), *secrets) or "no detail"
+                detail = _scrub(str(exc), self.secrets, *secrets) or "no detail"
                 raise WeComError(
                     ERRCODE_TRANSPORT, f"{endpoint}: {type(exc).__name__}: {detail}"
                 ) from exc
             status = response.status_code
-            result = parse(_decode(endpoint, response, secrets))
+            result = parse(_decode(endpoint, response, self.secrets, secrets))
         except WeComError as exc:
             self._record(endpoint, exc.errcode, started, status)
             raise
@@ -259,7 +254,9 @@ class WeComClient:
             self._on_call(record)
 
 
-def _decode(endpoint: str, response: httpx.Response, secrets: tuple[str, ...]) -> dict[str, Any]:
+def _decode(
+    endpoint: str, response: httpx.Response, registry: SecretRegistry, secrets: tuple[str, ...]
+) -> dict[str, Any]:
     """Judge an answer by its payload: errcode != 0 fails, a missing errcode succeeds."""
     status = response.status_code
     try:
@@ -284,7 +281,7 @@ def _decode(endpoint: str, response: httpx.Response, secrets: tuple[str, ...]) -
     except ValueError:
         raise WeComError(ERRCODE_BAD_RESPONSE, f"{endpoint}: errcode is not a number") from None
     if errcode != 0:
-        errmsg = _scrub(str(payload.get("errmsg", "")), *secrets)[:_ERRMSG_MAX]
+        errmsg = _scrub(str(payload.get("errmsg", "")), registry, *secrets)[:_ERRMSG_MAX]
         raise WeComError(errcode, errmsg, http_status=status if status >= 400 else None)
     if status >= 400:
         raise WeComError(
@@ -297,7 +294,6 @@ def _decode(endpoint: str, response: httpx.Response, secrets: tuple[str, ...]) -
 
 def _suite_token(payload: dict[str, Any]) -> SuiteToken:
     value = _required_str(payload, GET_SUITE_TOKEN, "suite_access_token")
-    SECRETS.add(value)
     expires_in = payload.get("expires_in", DEFAULT_EXPIRES_IN)
     if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
         raise WeComError(ERRCODE_BAD_RESPONSE, f"{GET_SUITE_TOKEN}: expires_in is not a count")
@@ -307,7 +303,6 @@ def _suite_token(payload: dict[str, Any]) -> SuiteToken:
 def _authorization_v1(payload: dict[str, Any]) -> Authorization:
     """v1 answer: corp in auth_corp_info, agentid in auth_info.agent[0]."""
     permanent_code = _required_str(payload, GET_PERMANENT_CODE, "permanent_code")
-    SECRETS.add(permanent_code)
     corp = payload.get("auth_corp_info")
     if not isinstance(corp, dict):
         raise WeComError(ERRCODE_BAD_RESPONSE, f"{GET_PERMANENT_CODE}: auth_corp_info is missing")
@@ -323,7 +318,6 @@ def _authorization_v1(payload: dict[str, Any]) -> Authorization:
 def _authorization_v2(payload: dict[str, Any]) -> Authorization:
     """v2 answer: no auth_info, so agentid stays None until get_auth_info."""
     permanent_code = _required_str(payload, GET_PERMANENT_CODE_V2, "permanent_code")
-    SECRETS.add(permanent_code)
     corp_info = payload.get("auth_corp_info")
     corp = corp_info if isinstance(corp_info, dict) else {}
     corpid = _optional_str(corp.get("corpid")) or _optional_str(payload.get("auth_corpid"))

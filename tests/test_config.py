@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from iotwx_watch.config import Config, load_config, parse_config
+from iotwx_watch.config import (
+    Config,
+    load_config,
+    parse_config,
+    parse_listen,
+    read_secret_file,
+)
 from iotwx_watch.errors import ConfigError
 
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -70,11 +77,14 @@ def test_secret_not_in_repr() -> None:
     assert "s3cr3t-value" not in repr(config)
 
 
-def test_systemd_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_systemd_credentials(tmp_path: Path) -> None:
     """A secret absent from the config is read from $CREDENTIALS_DIRECTORY."""
     (tmp_path / "dk1.suite_secret").write_text("cred-secret")
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
-    config = parse_config({"suite": [{"suite_id": "dk1"}]})
+    config = parse_config(
+        {"suite": [{"suite_id": "dk1"}]},
+        env={"CREDENTIALS_DIRECTORY": str(tmp_path)},
+        read_secret=read_secret_file,
+    )
     suite = config.suite("dk1")
     assert suite is not None
     assert "cred-secret" == suite.suite_secret
@@ -121,7 +131,10 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
 def test_missing_secret_file_is_an_error(tmp_path: Path) -> None:
     """suite_secret_file pointing nowhere fails at load time, not at the first call."""
     with pytest.raises(ConfigError, match="cannot read"):
-        parse_config({"suite": [{"suite_id": "dk1", "suite_secret_file": str(tmp_path / "x")}]})
+        parse_config(
+            {"suite": [{"suite_id": "dk1", "suite_secret_file": str(tmp_path / "x")}]},
+            read_secret=read_secret_file,
+        )
 
 
 def test_world_readable_config_with_inline_secret_warns(tmp_path: Path) -> None:
@@ -133,14 +146,88 @@ def test_world_readable_config_with_inline_secret_warns(tmp_path: Path) -> None:
     assert not any("readable" in w for w in load_config(path).warnings)
 
 
-def test_env_var_names_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_names_the_config(tmp_path: Path) -> None:
     """$IOTWX_WATCH_CONFIG is used when no path is given."""
     path = write(tmp_path, f'state_file = "{tmp_path}/s.json"\n')
-    monkeypatch.setenv("IOTWX_WATCH_CONFIG", os.fspath(path))
-    assert Config(state_file=f"{tmp_path}/s.json", path=str(path)) == load_config()
+    env = {"IOTWX_WATCH_CONFIG": os.fspath(path)}
+    assert Config(state_file=f"{tmp_path}/s.json", path=str(path)) == load_config(env=env)
 
 
 def test_suite_without_secret_warns() -> None:
     """A suite with no secret is allowed (tickets are still recorded) but warned about."""
     config = parse_config({"suite": [{"suite_id": "dk1"}]})
     assert any("no suite_secret" in w for w in config.warnings)
+
+
+@pytest.mark.parametrize(
+    ("listen", "expected"),
+    [("127.0.0.1:9464", ("127.0.0.1", 9464)), ("9464", ("127.0.0.1", 9464)),
+     (":9464", ("127.0.0.1", 9464)), ("[::1]:9464", ("::1", 9464)),
+     ("0.0.0.0:80", ("0.0.0.0", 80)), ("localhost:9464", ("localhost", 9464))],
+)
+def test_parse_listen(listen: str, expected: tuple[str, int]) -> None:
+    """listen defaults to loopback; IPv6 in brackets works."""
+    assert expected == parse_listen(listen)
+
+
+@pytest.mark.parametrize(
+    "listen", ["localhost", "127.0.0.1:http", "1.2.3.4:70000", "nonsense", "99999",
+               "example.com:9464"],
+)
+def test_parse_listen_rejects_junk(listen: str) -> None:
+    """A listen value without a usable address and port is a config error."""
+    with pytest.raises(ConfigError):
+        parse_listen(listen)
+
+
+@pytest.mark.parametrize("listen", ["nonsense", "127.0.0.1:99999"])
+def test_bad_metrics_listen_is_a_config_error(listen: str) -> None:
+    """check-config and once reject the same listen values: both go through parse_config."""
+    with pytest.raises(ConfigError, match=r"\[metrics\] listen"):
+        parse_config({"metrics": {"listen": listen}})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    "data", [lambda v: {"max_line_bytes": v}, lambda v: {"wecom": {"timeout_s": v}},
+             lambda v: {"poll_interval_s": v}],
+    ids=["max_line_bytes", "timeout_s", "poll_interval_s"],
+)
+def test_non_finite_numbers_are_rejected(value: float, data: Any) -> None:
+    """nan and inf are never a usable size or duration: one clear ConfigError."""
+    with pytest.raises(ConfigError, match="finite"):
+        parse_config(data(value))
+
+
+def test_secret_file_must_be_a_regular_file() -> None:
+    """/dev/zero as a secret file fails at once instead of hanging."""
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_secret_file(Path("/dev/zero"), "suite_secret_file")
+
+
+def test_secret_file_must_be_utf8(tmp_path: Path) -> None:
+    """A secret file that is not UTF-8 gives one clear line, not a traceback."""
+    path = tmp_path / "secret"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_secret_file(path, "suite_secret_file")
+
+
+def test_huge_secret_file_is_refused(tmp_path: Path) -> None:
+    """A file far larger than any secret is a wrong path, not a secret."""
+    path = tmp_path / "secret"
+    path.write_bytes(b"a" * 100_000)
+    with pytest.raises(ConfigError, match="larger than"):
+        read_secret_file(path, "suite_secret_file")
+
+
+def test_parse_config_reads_no_file_by_itself(tmp_path: Path) -> None:
+    """Without a reader, parse_config refuses a secret file rather than opening it."""
+    (tmp_path / "s").write_text("secret-value")
+    data = {"suite": [{"suite_id": "dk1", "suite_secret_file": str(tmp_path / "s")}]}
+    with pytest.raises(ConfigError, match="load_config"):
+        parse_config(data)
+    config = parse_config(data, read_secret=lambda path, what: path.read_text())
+    suite = config.suite("dk1")
+    assert suite is not None
+    assert "secret-value" == suite.suite_secret

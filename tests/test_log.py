@@ -7,12 +7,12 @@ import json
 
 import structlog
 
-from iotwx_watch.log import MASK, SECRETS, configure_logging, get_logger
+from iotwx_watch.log import MASK, SecretRegistry, configure_logging, get_logger
 
 
-def render(**kw: object) -> dict[str, object]:
+def render(secrets: SecretRegistry | None = None, **kw: object) -> dict[str, object]:
     stream = io.StringIO()
-    configure_logging("debug", json_lines=True, stream=stream)
+    configure_logging("debug", secrets=secrets, json_lines=True, stream=stream)
     get_logger("test").info("test.event", **kw)
     structlog.reset_defaults()
     line: dict[str, object] = json.loads(stream.getvalue())
@@ -29,13 +29,17 @@ def test_secret_keys_are_masked() -> None:
 
 def test_registered_values_are_scrubbed_anywhere() -> None:
     """A registered secret value is scrubbed from free text and nested data."""
-    SECRETS.add("TOPSECRET-TICKET-123")
-    line = render(message="got TOPSECRET-TICKET-123 here", nested={"x": ["TOPSECRET-TICKET-123"]})
+    secrets = SecretRegistry()
+    secrets.add("TOPSECRET-TICKET-123")
+    line = render(
+        secrets, message="got TOPSECRET-TICKET-123 here", nested={"x": ["TOPSECRET-TICKET-123"]}
+    )
     assert "TOPSECRET" not in json.dumps(line)
     assert f"got {MASK} here" == line["message"]
 
 
 def test_short_values_are_not_registered() -> None:
     """Very short values are not registered (they would mask ordinary words)."""
-    SECRETS.add("ab")
-    assert "ab" not in SECRETS.values()
+    secrets = SecretRegistry()
+    secrets.add("ab")
+    assert "ab" not in secrets.values()

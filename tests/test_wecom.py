@@ -12,7 +12,7 @@ import httpx
 import pytest
 import structlog
 
-from iotwx_watch.engine.port import Authorization, SuiteToken
+from iotwx_watch.engine.port import Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
@@ -22,7 +22,7 @@ from iotwx_watch.errors import (
     WeComErrorKind,
 )
 from iotwx_watch.sim.server import WeComSimulator
-from iotwx_watch.wecom import CallRecord, WeComClient
+from iotwx_watch.wecom import WeComClient
 from tests.conftest import SimClock
 
 SUITE_ID = "dk1234567890abcdef"

@@ -2,33 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from iotwx_watch.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from iotwx_watch.errors import EXIT_USAGE, IotwxError
-from iotwx_watch.log import configure_logging, get_logger
+from iotwx_watch.log import SecretRegistry, configure_logging, get_logger
 
 
 @dataclass
 class CliContext:
-    """What the group options give every command."""
+    """What the group options give every command, and the process's secret registry.
+
+    The CLI is the shell: it alone reads the process environment and hands what the
+    core needs (config, secrets registry, systemd socket) down as arguments.
+    """
 
     config_path: str | None
     log_level: str | None
     log_format: str
+    secrets: SecretRegistry = field(default_factory=SecretRegistry)
 
     def configure_logging(self, config: Config | None = None, *, to_stderr: bool = False) -> None:
         level = self.log_level or (config.log_level if config else "info")
         json_lines = {"json": True, "console": False}.get(self.log_format)
-        configure_logging(level, json_lines=json_lines, stream=sys.stderr if to_stderr else None)
+        configure_logging(
+            level,
+            secrets=self.secrets,
+            json_lines=json_lines,
+            stream=sys.stderr if to_stderr else None,
+        )
+
+    def reload_config(self) -> Config:
+        """The config file as it is now (SIGHUP), its secrets registered for masking."""
+        config = load_config(self.config_path, env=os.environ)
+        self._register(config)
+        return config
+
+    def _register(self, config: Config) -> None:
+        for suite in config.suites:
+            self.secrets.add(suite.suite_secret, suite.token, suite.encoding_aes_key)
+        self.secrets.add(*(sink.url for sink in config.notify))
 
     def load_config(self, *, to_stderr: bool = False) -> Config:
         """Load the config, set up logging from it, and report its warnings."""
-        config = load_config(self.config_path)
+        config = self.reload_config()
         self.configure_logging(config, to_stderr=to_stderr)
         log = get_logger("config")
         for warning in config.warnings:

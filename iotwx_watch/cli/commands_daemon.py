@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.config import load_config
 from iotwx_watch.run.daemon import run_forever, run_once
-from iotwx_watch.run.observers import observers_for
+from iotwx_watch.run.hooks import hooks_for
+from iotwx_watch.run.sdnotify import SystemdNotifier
 
 
 @main.command("once")
@@ -25,9 +26,9 @@ def once(obj: CliContext) -> None:
     lock. Suitable for a systemd timer or cron.
     """
     config = obj.load_config()
-    observers = observers_for(config)
+    observers = hooks_for(config, secrets=obj.secrets)
     try:
-        code = run_once(config, observers)
+        code = run_once(config, observers, secrets=obj.secrets)
     finally:
         observers.close()
     sys.exit(code)
@@ -44,10 +45,14 @@ def run(obj: CliContext) -> None:
     reports READY, STATUS and WATCHDOG.
     """
     config = obj.load_config()
-    observers = observers_for(config)
+    observers = hooks_for(config, secrets=obj.secrets)
     try:
         code = run_forever(
-            config, observers, reload_config=lambda: load_config(obj.config_path)
+            config,
+            observers,
+            reload_config=obj.reload_config,
+            notifier=SystemdNotifier.from_environ(os.environ),
+            secrets=obj.secrets,
         )
     finally:
         observers.close()

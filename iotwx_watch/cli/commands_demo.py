@@ -10,7 +10,7 @@ import click
 from iotwx_watch.cli._group import CliContext, main
 from iotwx_watch.cli.commands_status import render_text
 from iotwx_watch.sim.demo import DEMO_SOURCES, default_samples_dir, run_demo
-from iotwx_watch.state.store import format_time
+from iotwx_watch.state.model import format_time
 
 
 @main.command("demo")

@@ -38,7 +38,10 @@ def redeem(obj: CliContext, suite_id: str, auth_code: str | None) -> None:
     code = _read_code(auth_code)
     if not code:
         raise usage_error("no auth code given")
-    with make_client(config) as client, Runner(config, api=client) as runner:
+    with (
+        make_client(config, secrets=obj.secrets) as client,
+        Runner(config, api=client, secrets=obj.secrets) as runner,
+    ):
         entry = runner.active_engine.redeem(suite_id, code)
         runner.save()
     click.echo(f"auth code: {entry.status}")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.report.health import Health, SuiteHealth, deployment_health
+from iotwx_watch.report.health import HealthReport, SuiteHealth, assess_deployment
 from iotwx_watch.state.store import StateStore, format_time
 
 
@@ -71,7 +71,7 @@ def _suite_json(s: SuiteHealth, show_secrets: bool) -> dict[str, Any]:
     }
 
 
-def health_to_json(h: Health, *, show_secrets: bool = False) -> dict[str, Any]:
+def health_to_json(h: HealthReport, *, show_secrets: bool = False) -> dict[str, Any]:
     """The model as `status --json` prints it; secrets masked unless asked for."""
     return {
         "level": h.level,
@@ -153,7 +153,7 @@ def _suite_lines(s: SuiteHealth, show_secrets: bool) -> list[str]:
     return lines
 
 
-def render_text(h: Health, *, show_secrets: bool = False) -> str:
+def render_text(h: HealthReport, *, show_secrets: bool = False) -> str:
     """The human view: per suite, corps, codes with what to do, IPs with where."""
     verdict = "OK" if h.exit_code == 0 else f"ACTION NEEDED ({len(h.problems)} problem(s))"
     updated = format_time(h.state_updated_at) if h.state_updated_at else "never (no state yet)"
@@ -200,7 +200,7 @@ def status(obj: CliContext, as_json: bool, show_secrets: bool) -> None:
     """
     config = obj.load_config(to_stderr=True)
     state = StateStore(config.state_file).load()
-    model = deployment_health(config, state, now=time.time())
+    model = assess_deployment(config, state, now=time.time())
     if as_json:
         text = json.dumps(health_to_json(model, show_secrets=show_secrets), ensure_ascii=False,
                           indent=2)

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING
 from iotwx_watch import lazy_face
 
 if TYPE_CHECKING:
-    from iotwx_watch.engine.core import Engine, Notice, code_key
+    from iotwx_watch.engine.core import Engine
+    from iotwx_watch.engine.ledger import code_key
+    from iotwx_watch.engine.outcomes import Outcome
     from iotwx_watch.engine.port import Authorization, SuiteToken, WeComApi
 
 _HOMES = {
     "Engine": "core",
-    "Notice": "core",
-    "code_key": "core",
+    "Outcome": "outcomes",
+    "code_key": "ledger",
     "Authorization": "port",
     "SuiteToken": "port",
     "WeComApi": "port",
@@ -26,7 +28,7 @@ _HOMES = {
 __all__ = [
     "Authorization",
     "Engine",
-    "Notice",
+    "Outcome",
     "SuiteToken",
     "WeComApi",
     "code_key",

@@ -22,22 +22,21 @@ import time
 from collections.abc import Callable, Iterable
 
 from iotwx_watch.config import Config, SuiteConfig
-from iotwx_watch.engine.ledger import (
-    HINT_NEW_CODE,
+from iotwx_watch.engine.ipbook import IpBook
+from iotwx_watch.engine.ledger import code_key
+from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
+from iotwx_watch.engine.port import Authorization, WeComApi
+from iotwx_watch.engine.timing import (
     IP_RETRY_S,
     RATE_LIMIT_RETRY_S,
     STALE_NOTICE_WINDOW_S,
-    IpBook,
-    Notice,
     backoff_delay,
-    code_key,
 )
-from iotwx_watch.engine.port import Authorization, WeComApi
 from iotwx_watch.engine.tokens import SuiteCredentials, WaitForTicket
 from iotwx_watch.errors import ERRCODE_TRANSPORT, WeComError, WeComErrorKind
 from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
-from iotwx_watch.log import SECRETS, get_logger
-from iotwx_watch.state.store import (
+from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.state.model import (
     AuthCodeEntry,
     AuthCodeStatus,
     CorpEntry,
@@ -46,7 +45,7 @@ from iotwx_watch.state.store import (
     format_time,
 )
 
-__all__ = ["Engine", "Notice", "code_key"]
+__all__ = ["Engine"]
 
 log = get_logger("engine")
 
@@ -65,19 +64,21 @@ class Engine:
         api: WeComApi | None,
         persist: Callable[[], None],
         clock: Callable[[], float] = time.time,
-        on_notice: Callable[[Notice], None] | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        secrets: SecretRegistry | None = None,
     ) -> None:
+        self._secrets = secrets or SecretRegistry()
         self._config = config
         self._state = state
         self._api = api
         self._persist = persist
         self._clock = clock
-        self._on_notice = on_notice
+        self._on_notice = on_outcome
         self._failed = False
         self._ips = IpBook(state, self._notify)
         self._creds = SuiteCredentials(state=state, api=api, clock=clock, ips=self._ips,
-                                       notify=self._notify)
-        _register_secrets(state)
+                                       notify=self._notify, secrets=self._secrets)
+        _register_secrets(state, self._secrets)
 
     # -- the API the runner and CLI call ----------------------------------------------
     @property
@@ -140,7 +141,7 @@ class Engine:
             return entry
         if entry is None:
             now = self._clock()
-            SECRETS.add(auth_code)
+            self._secrets.add(auth_code)
             entry = AuthCodeEntry(status="pending", info_type="manual", timestamp=int(now),
                                   first_seen=now, updated_at=now, code=auth_code)
             suite.auth_codes[key] = entry
@@ -160,7 +161,7 @@ class Engine:
                     self._finish(entry, "failed", now, hint=HINT_NEW_CODE)
                     log.error("engine.auth_code_interrupted", suite_id=suite_id, key=key,
                               info_type=entry.info_type)
-                    self._notify(Notice("auth_code_interrupted", suite_id=suite_id,
+                    self._notify(Outcome("auth_code_interrupted", suite_id=suite_id,
                                         detail=HINT_NEW_CODE))
                 elif entry.status == "pending" and entry.code is None:
                     entry.error = "pending entry without its code in the state file"
@@ -192,7 +193,7 @@ class Engine:
             log.info("engine.auth_code_duplicate", suite_id=event.suite_id, key=key,
                      status=suite.auth_codes[key].status)
             return
-        SECRETS.add(event.auth_code)
+        self._secrets.add(event.auth_code)
         now = self._clock()
         entry = AuthCodeEntry(status="pending", info_type=event.info_type,
                               timestamp=event.timestamp, first_seen=now, updated_at=now,
@@ -228,7 +229,7 @@ class Engine:
         corp.status = "cancelled"
         corp.cancelled_at = float(event.timestamp)
         log.warning("engine.corp_cancelled", suite_id=event.suite_id, corpid=event.corpid)
-        self._notify(Notice("corp_cancelled", suite_id=event.suite_id, corpid=event.corpid,
+        self._notify(Outcome("corp_cancelled", suite_id=event.suite_id, corpid=event.corpid,
                             corp_name=corp.corp_name, agentid=corp.agentid))
 
     # -- one redemption attempt -------------------------------------------------------
@@ -290,7 +291,7 @@ class Engine:
     # -- outcomes ---------------------------------------------------------------------
     def _redeemed(self, suite_id: str, key: str, entry: AuthCodeEntry, auth: Authorization) -> None:
         now = self._clock()
-        SECRETS.add(auth.permanent_code)
+        self._secrets.add(auth.permanent_code)
         suite = self._state.suite(suite_id)
         corp = suite.corps.get(auth.corpid)
         entry.corpid = auth.corpid
@@ -324,7 +325,7 @@ class Engine:
         reset = replaced or entry.info_type == "reset_permanent_code"
         log.info("engine.redeemed", suite_id=suite_id, key=key, corpid=auth.corpid,
                  agentid=corp.agentid, info_type=entry.info_type, secret_replaced=replaced)
-        self._notify(Notice("secret_reset" if reset else "corp_obtained", suite_id=suite_id,
+        self._notify(Outcome("secret_reset" if reset else "corp_obtained", suite_id=suite_id,
                             corpid=auth.corpid, corp_name=corp.corp_name, agentid=corp.agentid))
 
     def _after_error(self, suite_id: str, key: str, entry: AuthCodeEntry, exc: WeComError) -> None:
@@ -332,7 +333,7 @@ class Engine:
         now = self._clock()
         previous = entry.errcode
         entry.status = "pending"
-        entry.errcode, entry.error = exc.errcode, SECRETS.scrub(str(exc))
+        entry.errcode, entry.error = exc.errcode, self._secrets.scrub(str(exc))
         self._state.suite(suite_id).last_error = {
             "errcode": exc.errcode, "error": entry.error, "at": format_time(now)}
         kind = exc.kind
@@ -377,7 +378,7 @@ class Engine:
         self._finish(entry, "failed", self._clock(), hint=hint)
         log.error("engine.redeem_failed", suite_id=suite_id, key=key, errcode=entry.errcode,
                   error=entry.error, info_type=entry.info_type)
-        self._notify(Notice("auth_code_failed", suite_id=suite_id, errcode=entry.errcode,
+        self._notify(Outcome("auth_code_failed", suite_id=suite_id, errcode=entry.errcode,
                             detail=_join(entry.error, hint)))
 
     def _expire(
@@ -388,7 +389,7 @@ class Engine:
             "engine.auth_code_expired", suite_id=suite_id, key=key, info_type=entry.info_type,
             timestamp=entry.timestamp, errcode=entry.errcode, quiet=quiet)
         if not quiet:
-            self._notify(Notice("auth_code_expired", suite_id=suite_id, errcode=entry.errcode,
+            self._notify(Outcome("auth_code_expired", suite_id=suite_id, errcode=entry.errcode,
                                 detail=_join(entry.error, HINT_NEW_CODE)))
 
     def _finish(self, entry: AuthCodeEntry, status: AuthCodeStatus, now: float, *,
@@ -403,7 +404,7 @@ class Engine:
         if status != "redeemed" and not quiet:
             self._failed = True
 
-    def _notify(self, notice: Notice) -> None:
+    def _notify(self, notice: Outcome) -> None:
         if self._on_notice is not None:
             self._on_notice(notice)
 
@@ -412,11 +413,11 @@ def _join(*parts: str | None) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _register_secrets(state: State) -> None:
+def _register_secrets(state: State, secrets: SecretRegistry) -> None:
     """Secrets loaded from the state file are masked in logs like fresh ones."""
     suite: SuiteState
     for suite in state.suites.values():
-        SECRETS.add(suite.suite_ticket.value if suite.suite_ticket else None,
+        secrets.add(suite.suite_ticket.value if suite.suite_ticket else None,
                     suite.suite_access_token.value if suite.suite_access_token else None,
                     *(c.permanent_code for c in suite.corps.values()),
                     *(e.code for e in suite.auth_codes.values()))

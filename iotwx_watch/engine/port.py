@@ -39,3 +39,17 @@ class WeComApi(Protocol):
     def get_permanent_code(self, suite_access_token: str, auth_code: str) -> Authorization:
         """Redeem an auth code (v1, or v2 + get_auth_info when so configured)."""
         ...
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One request to WeCom as the engine or metrics see it: no secret, only outcome.
+
+    ``errcode`` is 0 on success, WeCom's errcode, or one of the negative pseudo codes
+    of :mod:`iotwx_watch.errors`; ``http_status`` is None when no answer arrived.
+    """
+
+    endpoint: str
+    errcode: int
+    latency_s: float
+    http_status: int | None

@@ -13,18 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from iotwx_watch.config import SuiteConfig
-from iotwx_watch.engine.ledger import (
-    TICKET_TTL_S,
-    TOKEN_MARGIN_S,
-    IpBook,
-    Notice,
-    secret_fingerprint,
-)
+from iotwx_watch.engine.ipbook import IpBook
+from iotwx_watch.engine.ledger import secret_fingerprint
+from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
+from iotwx_watch.engine.timing import TICKET_TTL_S, TOKEN_MARGIN_S
 from iotwx_watch.errors import WeComError, WeComErrorKind
 from iotwx_watch.events import SuiteTicket
-from iotwx_watch.log import SECRETS, get_logger
-from iotwx_watch.state.store import State, TicketEntry, TokenEntry, format_time
+from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.state.model import State, TicketEntry, TokenEntry, format_time
 
 SECRET_REJECTED = "suite_secret_rejected"  # SuiteState.extra key: fingerprint + errcode
 
@@ -55,8 +52,10 @@ class SuiteCredentials:
         api: WeComApi | None,
         clock: Callable[[], float],
         ips: IpBook,
-        notify: Callable[[Notice], None],
+        notify: Callable[[Outcome], None],
+        secrets: SecretRegistry,
     ) -> None:
+        self._secrets = secrets
         self._state = state
         self._api = api
         self._clock = clock
@@ -72,7 +71,7 @@ class SuiteCredentials:
                       timestamp=event.timestamp, current_timestamp=current.timestamp)
             return False
         now = self._clock()
-        SECRETS.add(event.suite_ticket)
+        self._secrets.add(event.suite_ticket)
         suite.suite_ticket = TicketEntry(event.suite_ticket, event.timestamp, received_at=now)
         usable = ticket_usable(suite.suite_ticket, now)
         log.info("engine.ticket_accepted", suite_id=event.suite_id, timestamp=event.timestamp,
@@ -112,7 +111,7 @@ class SuiteCredentials:
         except WeComError as exc:
             self._failed(suite_id, ticket, fingerprint, exc)
             raise
-        SECRETS.add(token.value)
+        self._secrets.add(token.value)
         suite.suite_access_token = TokenEntry(token.value, expires_at=now + token.expires_in)
         suite.extra.pop(SECRET_REJECTED, None)
         self._ips.provider_ok(now)
@@ -127,7 +126,7 @@ class SuiteCredentials:
             ticket.rejected = True
             log.warning("engine.ticket_rejected", suite_id=suite_id, errcode=exc.errcode,
                         timestamp=ticket.timestamp)
-            self._notify(Notice("ticket_rejected", suite_id=suite_id, errcode=exc.errcode,
+            self._notify(Outcome("ticket_rejected", suite_id=suite_id, errcode=exc.errcode,
                                 detail=f"the ticket of TimeStamp {ticket.timestamp}; waiting "
                                 "for the next push (or use 手动刷新ticket推送)"))
             raise WaitForTicket("WeCom rejected the suite_ticket", exc.errcode) from exc

@@ -28,7 +28,7 @@ from typing import Literal
 
 from iotwx_watch.follow.cursor import MARKER_BYTES, Cursor, FileId, cursor_for, pread_exact
 from iotwx_watch.follow.frame import Chunk, frame
-from iotwx_watch.follow.opener import Opener
+from iotwx_watch.follow.opener import FileOpener
 from iotwx_watch.follow.openfile import Budget, OpenFile, Output
 from iotwx_watch.follow.siblings import list_siblings, newer_than
 from iotwx_watch.log import get_logger
@@ -39,7 +39,7 @@ _log = get_logger("follow")
 _FINISHED_MEMORY = 64
 
 
-class Follower(Opener):
+class Follower(FileOpener):
     """Follows one log path; see the module docstring for the rules."""
 
     def __init__(
@@ -100,7 +100,7 @@ class Follower(Opener):
         except OSError as exc:  # EIO, ESTALE on NFS...: keep what was read, retry next time
             self.stats["read_errors"] += 1
             if exc.errno != self._last_errno:
-                _log.warning("tail.read_failed", path=self.path, errno=exc.errno,
+                _log.warning("follow.read_failed", path=self.path, errno=exc.errno,
                              error=exc.strerror)
             self._last_errno = exc.errno
         else:
@@ -149,7 +149,7 @@ class Follower(Opener):
         if st.st_size < of.pos or (of.tail and pread_exact(
                 of.fd, len(of.tail), of.pos - len(of.tail)) != of.tail):
             self.stats["truncations"] += 1
-            _log.warning("tail.truncated", path=self.path, old_offset=of.pos, size=st.st_size)
+            _log.warning("follow.truncated", path=self.path, old_offset=of.pos, size=st.st_size)
             of.pos, of.tail, of.at_line_start, of.new_pending = 0, b"", True, True
             of.snapshot = None
         return st
@@ -164,7 +164,7 @@ class Follower(Opener):
         if now_there != of.file:
             of.rotated = True
             self.stats["rotations"] += 1
-            _log.info("tail.rotated", path=self.path, replaced=now_there is not None,
+            _log.info("follow.rotated", path=self.path, replaced=now_there is not None,
                       unread_bytes=st.st_size - of.pos)
 
     def _read_file(self, of: OpenFile, out: Output, budget: Budget) -> bool:

@@ -1,6 +1,6 @@
 """Choosing the file to read and where to start: the path, a saved cursor, rotated siblings.
 
-:class:`Opener` is the half of the follower that runs when it has no open file: at
+:class:`FileOpener` is the half of the follower that runs when it has no open file: at
 start (apply the saved cursor, or ``start``), after a rotated file was let go (files
 rotated in between come first) and while the path does not exist (waited for quietly,
 one log line). :class:`iotwx_watch.follow.follower.Follower` adds the reading.
@@ -21,7 +21,7 @@ from iotwx_watch.log import get_logger
 _log = get_logger("follow")
 
 
-class Opener:
+class FileOpener:
     """Opens the next file to read; state shared with the Follower that extends it."""
 
     def __init__(
@@ -71,11 +71,11 @@ class Opener:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:  # missing file or directory, no permission yet
             if not self._waiting_logged:
-                _log.info("tail.waiting_for_file", path=self.path, reason=type(exc).__name__)
+                _log.info("follow.waiting_for_file", path=self.path, reason=type(exc).__name__)
                 self._waiting_logged = True
             return None
         if self._waiting_logged:
-            _log.info("tail.file_appeared", path=self.path)
+            _log.info("follow.file_appeared", path=self.path)
             self._waiting_logged = False
         return self._wrap(fd, self.path)
 
@@ -118,19 +118,19 @@ class Opener:
                 self._cur = at_path
                 return True
             self.stats["cursor_resets"] += 1
-            _log.warning("tail.cursor_reset", path=self.path, reason=reason,
+            _log.warning("follow.cursor_reset", path=self.path, reason=reason,
                          saved_offset=cursor.offset, size=at_path.size_seen)
         old = self._find_rotated(cursor, siblings, path_id)
         if old is not None:
             self._set_pos(old, cursor.offset)
             self.stats["rotations"] += 1
-            _log.info("tail.rotated", path=self.path, rotated_to=old.name, while_stopped=True,
+            _log.info("follow.rotated", path=self.path, rotated_to=old.name, while_stopped=True,
                       unread_bytes=old.size_seen - cursor.offset)
             self._queue = [old, *self._between(old, siblings, path_id)]
         else:
             self.stats["gaps"] += 1
             self.stats["gap_saved_offset_bytes"] += cursor.offset
-            _log.warning("tail.possible_gap", path=self.path, reason="rotated_file_not_found",
+            _log.warning("follow.possible_gap", path=self.path, reason="rotated_file_not_found",
                          saved_offset=cursor.offset,
                          new_file_size=at_path.size_seen if at_path is not None else None)
             if cursor.mtime_ns:  # files rotated since the cursor was taken still come first
@@ -153,7 +153,7 @@ class Opener:
                  and (s.mtime_ns > cursor.mtime_ns or s.file == cursor.file)]
         if newer:
             self.stats["rotations"] += 1
-            _log.info("tail.rotated", path=self.path, while_stopped=True, files=len(newer))
+            _log.info("follow.rotated", path=self.path, while_stopped=True, files=len(newer))
             self._queue = self._open_rotated(newer)
         return self._read_queue_first(at_path)
 

@@ -10,24 +10,24 @@ from typing import TYPE_CHECKING
 from iotwx_watch import lazy_face
 
 if TYPE_CHECKING:
-    from iotwx_watch.report.health import Health, Problem, deployment_health
+    from iotwx_watch.report.health import HealthReport, Problem, assess_deployment
     from iotwx_watch.report.metrics import MetricsExporter
-    from iotwx_watch.report.notify import Notification, Notifier
+    from iotwx_watch.report.notify import Notification, NotificationFanout
 
 _HOMES = {
-    "Health": "health",
+    "HealthReport": "health",
     "Problem": "health",
-    "deployment_health": "health",
+    "assess_deployment": "health",
     "MetricsExporter": "metrics",
     "Notification": "notify",
-    "Notifier": "notify",
+    "NotificationFanout": "notify",
 }
 __all__ = [
-    "Health",
+    "HealthReport",
     "MetricsExporter",
     "Notification",
-    "Notifier",
+    "NotificationFanout",
     "Problem",
-    "deployment_health",
+    "assess_deployment",
 ]
 __getattr__ = lazy_face(__name__, _HOMES)

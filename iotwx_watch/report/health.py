@@ -1,7 +1,7 @@
 """The health model: one judgement of the state, shared by `status`, metrics and notifications.
 
 :func:`health` is pure (state + config + source observations + ``now`` in, a frozen
-:class:`Health` out), so the three consumers can never disagree about what needs an
+:class:`HealthReport` out), so the three consumers can never disagree about what needs an
 operator. :func:`observe_sources` is the only IO here: one ``os.stat`` per configured log.
 
 Levels: ``ok`` needs nothing; ``warn`` and ``critical`` need an operator (``status``
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from iotwx_watch.config import Config, SourceConfig, SourceKind
-from iotwx_watch.state.store import AuthCodeEntry, BlockedIpEntry, State, SuiteState, format_time
+from iotwx_watch.state.model import AuthCodeEntry, BlockedIpEntry, State, SuiteState, format_time
 
 Level = Literal["ok", "warn", "critical"]
 LEVEL_RANK: dict[str, int] = {"ok": 0, "warn": 1, "critical": 2}
@@ -155,7 +155,7 @@ class SourceHealth:
 
 
 @dataclass(frozen=True)
-class Health:
+class HealthReport:
     now: float
     state_updated_at: float | None
     suites: tuple[SuiteHealth, ...]
@@ -202,13 +202,13 @@ def observe_sources(sources: Sequence[SourceConfig], state: State) -> list[Sourc
     return seen
 
 
-def health(
+def assess(
     state: State,
     *,
     now: float,
     config: Config | None = None,
     sources: Sequence[SourceObservation] = (),
-) -> Health:
+) -> HealthReport:
     """Judge ``state`` at ``now``. Suites in the config count even before their first ticket."""
     problems: list[Problem] = []
     configured = {s.suite_id for s in config.suites} if config else set(state.suites)
@@ -236,7 +236,7 @@ def health(
                 )
             )
     source_health = [_source_health(obs, now, problems) for obs in sources]
-    return Health(
+    return HealthReport(
         now=now,
         state_updated_at=state.updated_at,
         suites=tuple(suites),
@@ -246,9 +246,9 @@ def health(
     )
 
 
-def deployment_health(config: Config, state: State, *, now: float) -> Health:
+def assess_deployment(config: Config, state: State, *, now: float) -> HealthReport:
     """The health of a configured deployment: ``state`` plus a look at its log files."""
-    return health(state, now=now, config=config, sources=observe_sources(config.sources, state))
+    return assess(state, now=now, config=config, sources=observe_sources(config.sources, state))
 
 
 def _suite_health(

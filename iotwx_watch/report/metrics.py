@@ -21,16 +21,15 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
-from iotwx_watch.config import Config, MetricsConfig, SourceConfig
+from iotwx_watch.config import Config, MetricsConfig, SourceConfig, parse_listen
+from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import ConfigError
 from iotwx_watch.log import get_logger
-from iotwx_watch.report.health import LEVEL_RANK, Health, deployment_health
-from iotwx_watch.state.store import State
-from iotwx_watch.wecom import CallRecord
+from iotwx_watch.report.health import LEVEL_RANK, HealthReport, assess_deployment
+from iotwx_watch.state.model import State
 
 log = get_logger("metrics")
 PREFIX = "iotwx_watch"
-DEFAULT_HOST = "127.0.0.1"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -82,7 +81,7 @@ class SourceCounters:
 class Snapshot:
     """What one batch left behind, as the metrics show it."""
 
-    health: Health
+    health: HealthReport
     sources: tuple[SourceCounters, ...] = ()
     last_batch_at: float | None = None
     batches: int = 0
@@ -92,7 +91,7 @@ class Snapshot:
 def snapshot_of(runner: RunnerView, now: float) -> Snapshot:
     """Judge the runner's state and copy its counters (in the runner's thread)."""
     config = runner.config
-    model = deployment_health(config, runner.state, now=now)
+    model = assess_deployment(config, runner.state, now=now)
     sources = tuple(
         SourceCounters(
             path=reader.config.path,
@@ -103,15 +102,6 @@ def snapshot_of(runner: RunnerView, now: float) -> Snapshot:
         for reader in runner.readers
     )
     return Snapshot(model, sources, runner.last_batch_at, runner.batches)
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``127.0.0.1:9464``, ``[::1]:9464``, ``9464`` or ``:9464`` (loopback) → (host, port)."""
-    host, _, port_text = listen.strip().rpartition(":")
-    host = host.strip("[]") or DEFAULT_HOST
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"[metrics] listen: expected host:port, got {listen!r}")
-    return host, int(port_text)
 
 
 class _SnapshotCollector:
@@ -185,7 +175,7 @@ def _source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
     yield from (read, records, events, rejects, skipped, follow)
 
 
-def _health_families(h: Health) -> Iterator[Metric]:
+def _health_families(h: HealthReport) -> Iterator[Metric]:
     ticket_age = _gauge(
         "ticket_age_seconds", "Age of the newest suite_ticket by its TimeStamp.", "suite_id"
     )
@@ -229,7 +219,7 @@ def _health_families(h: Health) -> Iterator[Metric]:
 
 
 class MetricsExporter:
-    """Owns the registry, the textfile and the optional HTTP listener. A BatchObserver."""
+    """Owns the registry, the textfile and the optional HTTP listener. A BatchHook."""
 
     def __init__(
         self,

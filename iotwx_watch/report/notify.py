@@ -11,7 +11,8 @@ goes out. Messages that queue up while a post is in flight are sent as one diges
 posts to a robot are spaced to stay under WeCom's 20 messages a minute.
 
 The webhook URL is a secret (the robot's carries its ``key``): it is registered with
-:data:`iotwx_watch.log.SECRETS` and never logged; sinks are named ``wecom_robot#1``.
+the process's :class:`~iotwx_watch.log.SecretRegistry` and never logged; sinks are
+named ``wecom_robot#1``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from iotwx_watch.config import NotifyConfig
-from iotwx_watch.log import SECRETS, get_logger
+from iotwx_watch.log import SecretRegistry, get_logger
 
 log = get_logger("notify")
 
@@ -95,6 +96,7 @@ class Sink:
         queue_size: int = 100,
         min_spacing_s: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        secrets: SecretRegistry | None = None,
     ) -> None:
         self.config = config
         if min_spacing_s is not None:
@@ -105,7 +107,7 @@ class Sink:
         self.retry_max_s = retry_max_s
         self.max_attempts = max_attempts
         self.stats: Counter[str] = Counter()
-        SECRETS.add(config.url, *self._url_secrets(config.url))
+        (secrets or SecretRegistry()).add(config.url, *self._url_secrets(config.url))
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._last: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -317,14 +319,14 @@ class WeComRobotSink(Sink):
 SINKS: dict[str, type[Sink]] = {"wecom_robot": WeComRobotSink, "webhook": WebhookSink}
 
 
-class Notifier:
+class NotificationFanout:
     """Fans notifications out to every configured sink; ``publish`` never blocks."""
 
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
 
     @classmethod
-    def from_config(cls, configs: Sequence[NotifyConfig], **kwargs: Any) -> Notifier:
+    def from_config(cls, configs: Sequence[NotifyConfig], **kwargs: Any) -> NotificationFanout:
         return cls([SINKS[c.kind](c, index=n, **kwargs) for n, c in enumerate(configs, 1)])
 
     def publish(self, notification: Notification) -> None:

@@ -12,14 +12,15 @@ import time
 from collections.abc import Callable
 
 from iotwx_watch.config import Config
+from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
-from iotwx_watch.log import get_logger
-from iotwx_watch.run.observers import Observers
+from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.run.hooks import BatchHooks
 from iotwx_watch.run.runner import Runner
-from iotwx_watch.run.sdnotify import Notifier
+from iotwx_watch.run.sdnotify import SystemdNotifier
 from iotwx_watch.run.signals import SignalFlags
 from iotwx_watch.run.wakeup import Wakeup
-from iotwx_watch.wecom import CallRecord, WeComClient
+from iotwx_watch.wecom import WeComClient
 
 log = get_logger("daemon")
 
@@ -30,10 +31,14 @@ ONCE_RETRY_HORIZON_S = 20.0
 
 
 def make_client(
-    config: Config, *, on_call: Callable[[CallRecord], None] | None = None
+    config: Config,
+    *,
+    on_call: Callable[[CallRecord], None] | None = None,
+    secrets: SecretRegistry | None = None,
 ) -> WeComClient:
     """The HTTP client for the configured WeCom endpoint."""
     return WeComClient(
+        secrets=secrets,
         base_url=config.wecom.base_url,
         timeout_s=config.wecom.timeout_s,
         permanent_code_api=config.wecom.permanent_code_api,
@@ -44,25 +49,27 @@ def make_client(
 def make_runner(
     config: Config,
     client: WeComClient,
-    observers: Observers,
+    observers: BatchHooks,
     *,
     clock: Callable[[], float] = time.time,
 ) -> Runner:
     return Runner(
         config,
         api=client,
+        secrets=client.secrets,
         clock=clock,
-        on_notice=observers.on_notice,
+        on_outcome=observers.on_outcome,
         observers=observers.batch,
     )
 
 
 def run_once(
     config: Config,
-    observers: Observers,
+    observers: BatchHooks,
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    secrets: SecretRegistry | None = None,
 ) -> int:
     """Catch up from the saved cursors, act, save, and return the exit code.
 
@@ -71,7 +78,7 @@ def run_once(
     is 1 so a timer unit shows that something needs attention (e.g. a 60020).
     """
     with (
-        make_client(config, on_call=observers.on_call) as client,
+        make_client(config, on_call=observers.on_call, secrets=secrets) as client,
         make_runner(config, client, observers, clock=clock) as runner,
     ):
         events = runner.batch(limit_to_snapshot=True)
@@ -82,7 +89,7 @@ def run_once(
             runner.save()
         engine = runner.active_engine
         failed = engine.failed or engine.awaiting_retry
-        log.info("once.done", events=events, failed=engine.failed,
+        log.info("daemon.once_done", events=events, failed=engine.failed,
                  awaiting_retry=engine.awaiting_retry)
     return EXIT_ACTION_FAILED if failed else EXIT_OK
 
@@ -104,13 +111,18 @@ def status_line(runner: Runner) -> str:
 
 def run_forever(
     config: Config,
-    observers: Observers,
+    observers: BatchHooks,
     *,
     reload_config: Callable[[], Config],
-    notifier: Notifier | None = None,
+    notifier: SystemdNotifier | None = None,
+    secrets: SecretRegistry | None = None,
 ) -> int:
-    """The daemon loop. Returns 0 after SIGTERM/SIGINT with the state saved."""
-    notifier = notifier or Notifier()
+    """The daemon loop. Returns 0 after SIGTERM/SIGINT with the state saved.
+
+    ``notifier`` talks to systemd (the CLI builds it from the environment); without
+    one nothing is sent.
+    """
+    notifier = notifier or SystemdNotifier(None)
     wakeup = Wakeup(
         [source.path for source in config.sources],
         mode=config.watch,
@@ -118,7 +130,7 @@ def run_forever(
     )
     flags = SignalFlags(wakeup.wake)
     with (
-        make_client(config, on_call=observers.on_call) as client,
+        make_client(config, on_call=observers.on_call, secrets=secrets) as client,
         make_runner(config, client, observers) as runner,
         flags.installed(),
     ):
@@ -148,7 +160,7 @@ def run_forever(
 
 
 def _reload(
-    runner: Runner, wakeup: Wakeup, reload_config: Callable[[], Config], notifier: Notifier
+    runner: Runner, wakeup: Wakeup, reload_config: Callable[[], Config], notifier: SystemdNotifier
 ) -> None:
     notifier.reloading()
     try:

@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from iotwx_watch.config import Config, SourceConfig
-from iotwx_watch.engine.core import Engine, Notice
+from iotwx_watch.engine.core import Engine
+from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.events import Event
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
-from iotwx_watch.log import get_logger
+from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.store import State, StateStore
 
 log = get_logger("runner")
 
 
-class BatchObserver(Protocol):
+class BatchHook(Protocol):
     """Told after every batch (metrics, notifications, systemd status); must not raise."""
 
     def after_batch(self, runner: Runner) -> None: ...
@@ -93,14 +94,16 @@ class Runner:
         *,
         api: WeComApi | None,
         clock: Callable[[], float] = time.time,
-        on_notice: Callable[[Notice], None] | None = None,
-        observers: Sequence[BatchObserver] = (),
+        on_outcome: Callable[[Outcome], None] | None = None,
+        observers: Sequence[BatchHook] = (),
+        secrets: SecretRegistry | None = None,
     ) -> None:
+        self.secrets = secrets or SecretRegistry()
         self.config = config
         self.store = StateStore(config.state_file)
         self.api = api
         self.clock = clock
-        self.on_notice = on_notice
+        self.on_outcome = on_outcome
         self.observers = list(observers)
         self.state = State()
         self.readers: list[SourceReader] = []
@@ -141,7 +144,8 @@ class Runner:
             api=self.api,
             persist=self.save,
             clock=self.clock,
-            on_notice=self.on_notice,
+            on_outcome=self.on_outcome,
+            secrets=self.secrets,
         )
 
     def _make_reader(self, source: SourceConfig) -> SourceReader:

@@ -1,8 +1,9 @@
 """systemd's notify protocol: READY, STATUS, WATCHDOG, STOPPING, RELOADING.
 
 The protocol is one datagram of newline-separated ``KEY=value`` lines sent to the
-AF_UNIX socket named in ``$NOTIFY_SOCKET`` (a path, or an abstract name written
-with a leading ``@``). It is small enough that a package would weigh more than it
+AF_UNIX socket systemd names in ``$NOTIFY_SOCKET`` (a path, or an abstract name written
+with a leading ``@``); the CLI reads the environment (:meth:`SystemdNotifier.from_environ`)
+and this module never does. It is small enough that a package would weigh more than it
 saves. Outside systemd there is no socket and every call does nothing, so the
 runner calls these unconditionally.
 
@@ -16,11 +17,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from iotwx_watch.log import get_logger
 
-__all__ = ["Notifier"]
+__all__ = ["SystemdNotifier"]
 
 
 def _monotonic_usec() -> int:
@@ -33,12 +34,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
-class Notifier:
+class SystemdNotifier:
     """Send state changes to systemd, or do nothing when not run by systemd.
 
     Args:
-        socket_path: the notify socket; default ``$NOTIFY_SOCKET``. ``@name`` is an
-            abstract socket. ``None``, empty or any other form disables sending.
+        socket_path: the notify socket (``$NOTIFY_SOCKET``). ``@name`` is an abstract
+            socket. ``None``, empty or any other form disables sending.
+        watchdog_usec, watchdog_pid: ``$WATCHDOG_USEC`` and ``$WATCHDOG_PID``.
         monotonic_usec: clock for ``MONOTONIC_USEC=``; injected by tests.
     """
 
@@ -46,9 +48,13 @@ class Notifier:
         self,
         socket_path: str | None = None,
         *,
+        watchdog_usec: str | None = None,
+        watchdog_pid: str | None = None,
         monotonic_usec: Callable[[], int] = _monotonic_usec,
     ) -> None:
-        path = os.environ.get("NOTIFY_SOCKET") if socket_path is None else socket_path
+        path = socket_path
+        self._watchdog_usec = watchdog_usec or ""
+        self._watchdog_pid = watchdog_pid or ""
         self._address: str | None = None
         if path and (path.startswith("/") or (path.startswith("@") and len(path) > 1)):
             self._address = "\0" + path[1:] if path.startswith("@") else path
@@ -57,6 +63,15 @@ class Notifier:
         self._monotonic_usec = monotonic_usec
         self._lock = threading.Lock()
         self._failed_before = False
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> SystemdNotifier:
+        """The notifier systemd asks for through the process environment."""
+        return cls(
+            env.get("NOTIFY_SOCKET"),
+            watchdog_usec=env.get("WATCHDOG_USEC"),
+            watchdog_pid=env.get("WATCHDOG_PID"),
+        )
 
     @property
     def enabled(self) -> bool:
@@ -120,8 +135,7 @@ class Notifier:
         From ``$WATCHDOG_USEC``; ignored when ``$WATCHDOG_PID`` names another
         process (the variables were inherited, not meant for us).
         """
-        usec = os.environ.get("WATCHDOG_USEC", "")
-        pid = os.environ.get("WATCHDOG_PID", "")
+        usec, pid = self._watchdog_usec, self._watchdog_pid
         if pid:
             try:
                 if int(pid) != os.getpid():

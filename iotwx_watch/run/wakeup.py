@@ -97,7 +97,7 @@ class Wakeup:
         if self._mode == "auto":
             blind = sorted({t for p in self._paths if (t := fs_type(p)) in EVENTLESS_FS})
             if blind:  # inotify would start fine and then never fire
-                _log.info("tail.watch_backend", backend="poll", reason="network_filesystem",
+                _log.info("wakeup.watch_backend", backend="poll", reason="network_filesystem",
                           fs_types=blind)
                 backend = "poll"
         self._attempted = backend
@@ -166,7 +166,7 @@ class Wakeup:
         self.stop()
         if not self._failure_logged:
             self._failure_logged = True
-            _log.error("tail.observer_failed", backend=self._attempted, error=repr(exc),
+            _log.error("wakeup.observer_failed", backend=self._attempted, error=repr(exc),
                        fallback="timer", poll_interval_s=self._poll_interval_s)
         self.backend = "timer"
         self._event.set()  # something may have been missed: check now

@@ -22,9 +22,9 @@ from iotwx_watch.config import Config, parse_config
 from iotwx_watch.errors import ConfigError
 from iotwx_watch.events import AuthCode, SuiteTicket
 from iotwx_watch.extract.files import iter_file_events
-from iotwx_watch.report.health import Health, deployment_health
+from iotwx_watch.report.health import HealthReport, assess_deployment
 from iotwx_watch.run.daemon import run_once
-from iotwx_watch.run.observers import Observers
+from iotwx_watch.run.hooks import BatchHooks
 from iotwx_watch.sim.server import WeComSimulator
 from iotwx_watch.state.store import StateStore
 
@@ -38,7 +38,7 @@ DEMO_SOURCES = (
 @dataclass(frozen=True)
 class DemoResult:
     exit_code: int
-    health: Health
+    health: HealthReport
     calls: Counter[str]
     config: Config
     replay_at: float
@@ -132,9 +132,9 @@ def run_demo(samples: Path, workdir: Path) -> DemoResult:
         offset = replay_at - time.time()
         clock: Callable[[], float] = lambda: time.time() + offset  # noqa: E731
         write_demo_config(config, workdir / "config.toml")
-        exit_code = run_once(config, Observers(batch=[], on_notice=None), clock=clock)
+        exit_code = run_once(config, BatchHooks(batch=[], on_outcome=None), clock=clock)
         calls = Counter(call.endpoint for call in sim.calls)
     state = StateStore(config.state_file).load()
     now = clock()
-    report = deployment_health(config, state, now=now)
+    report = assess_deployment(config, state, now=now)
     return DemoResult(exit_code, report, calls, config, replay_at)

@@ -7,15 +7,15 @@ import json
 import secrets
 import time
 
-from iotwx_watch.state.store import (
+from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
     State,
-    StateStore,
     TicketEntry,
     TokenEntry,
 )
+from iotwx_watch.state.store import StateStore
 from tests.conftest import SUITE_A, SUITE_B, Workdir
 
 CORP = "wwcorp0000000001"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from iotwx_watch.config import Config, SuiteConfig
-from iotwx_watch.engine.core import Engine, Notice, code_key
+from iotwx_watch.engine import Engine, Outcome, code_key
 from iotwx_watch.engine.port import Authorization, SuiteToken
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthCode, Event, SuiteTicket
-from iotwx_watch.state.store import State
+from iotwx_watch.state.model import State
 
 SUITE = "dkSuiteAAAA"
 OTHER = "dkSuiteBBBB"
@@ -77,7 +77,7 @@ class Rig:
     clock: Clock
     api: FakeApi | None
     state: State = field(default_factory=State)
-    notices: list[Notice] = field(default_factory=list)
+    notices: list[Outcome] = field(default_factory=list)
     saved: list[dict[str, Any]] = field(default_factory=list)
     suites: tuple[SuiteConfig, ...] = (SuiteConfig(SUITE, SECRET), SuiteConfig(OTHER, "other-s"))
     engine: Engine = field(init=False)
@@ -89,7 +89,7 @@ class Rig:
         return Engine(config=Config(suites=self.suites), state=self.state, api=self.api,
                       persist=lambda: self.saved.append(json.loads(json.dumps(
                           self.state.to_json()))),
-                      clock=self.clock, on_notice=self.notices.append)
+                      clock=self.clock, on_outcome=self.notices.append)
 
     def handle(self, *events: Event) -> None:
         self.engine.handle(events)

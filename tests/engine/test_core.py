@@ -9,7 +9,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from iotwx_watch.config import SuiteConfig
-from iotwx_watch.engine.core import code_key
+from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthChange, BlockedIP, Event, SuiteTicket
 from iotwx_watch.state.store import State, StateStore

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from iotwx_watch.config import SuiteConfig
-from iotwx_watch.engine.core import code_key
-from iotwx_watch.engine.ledger import backoff_delay
+from iotwx_watch.engine.ledger import code_key
+from iotwx_watch.engine.timing import backoff_delay
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthChange
-from iotwx_watch.state.store import State
+from iotwx_watch.state.model import State
 from tests.engine.fakes import (
     CODE,
     SUITE,

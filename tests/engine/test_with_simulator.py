@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from iotwx_watch.config import Config, SuiteConfig
-from iotwx_watch.engine.core import Engine, Notice, code_key
+from iotwx_watch.engine import Engine, Outcome, code_key
 from iotwx_watch.events import AuthChange, AuthCode, Event, SuiteTicket
 from iotwx_watch.sim.server import WeComSimulator
-from iotwx_watch.state.store import AuthCodeEntry, State
+from iotwx_watch.state.model import AuthCodeEntry, State
 from iotwx_watch.wecom import WeComClient
 from tests.engine.fakes import Clock  # shared by the engine and the simulator
 
@@ -31,7 +31,7 @@ class World:
     client: WeComClient
     clock: Clock
     state: State = field(default_factory=State)
-    notices: list[Notice] = field(default_factory=list)
+    notices: list[Outcome] = field(default_factory=list)
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -40,7 +40,7 @@ class World:
     def new_engine(self) -> Engine:
         suites = tuple(SuiteConfig(sid, secret) for sid, secret in SECRETS.items())
         return Engine(config=Config(suites=suites), state=self.state, api=self.client,
-                      persist=lambda: None, clock=self.clock, on_notice=self.notices.append)
+                      persist=lambda: None, clock=self.clock, on_outcome=self.notices.append)
 
     def ticket(self, suite_id: str = SUITE_A, ts: int | None = None) -> SuiteTicket:
         """WeCom pushes a ticket; the event the extractor would make of its log entry."""

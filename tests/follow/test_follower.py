@@ -71,7 +71,7 @@ def test_missing_file_is_waited_for_quietly_and_read_from_start(
     with capture_logs() as logs:
         for _ in range(5):
             assert [] == h.read()
-    assert 1 == [e["event"] for e in logs].count("tail.waiting_for_file")
+    assert 1 == [e["event"] for e in logs].count("follow.waiting_for_file")
     deep.parent.mkdir()
     append(deep, b"early\n")
     assert [b"early\n"] == h.pump_lines(1)
@@ -131,7 +131,7 @@ def test_no_file_contents_in_log_lines(tmp_path: Path) -> None:
     with capture_logs() as logs:
         path.write_bytes(b"")
         follower.read()
-    assert ["tail.truncated"] == [e["event"] for e in logs]
+    assert ["follow.truncated"] == [e["event"] for e in logs]
     assert "SECRETTICKET123" not in repr(logs)
     follower.close()
 

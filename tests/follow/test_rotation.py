@@ -140,7 +140,7 @@ def test_rotation_while_stopped_is_finished_from_saved_offset(harness_factory: M
     append(h.path, b"c1\n")
     logs = h.resume(saved, 4)
     assert [b"a1\n", b"a2\n", b"b1\n", b"c1\n"] == h.lines()
-    rotated = [e for e in logs if e["event"] == "tail.rotated"]
+    rotated = [e for e in logs if e["event"] == "follow.rotated"]
     assert [("receive.log.2", 3)] == [
         (Path(e["rotated_to"]).name, e["unread_bytes"]) for e in rotated
     ]
@@ -170,7 +170,7 @@ def test_rotated_file_gone_while_stopped_warns_possible_gap(harness_factory: Mak
     fresh.rename(h.path)  # created before the old inode is freed: no inode reuse
     logs = h.resume(saved, 2)
     assert [b"a1\n", b"b1\n"] == h.lines()
-    gaps = [e for e in logs if e["event"] == "tail.possible_gap"]
+    gaps = [e for e in logs if e["event"] == "follow.possible_gap"]
     assert [(3, 3)] == [(e["saved_offset"], e["new_file_size"]) for e in gaps]
     assert 1 == h.follower.stats["gaps"]
 
@@ -185,7 +185,7 @@ def test_inode_reuse_is_not_trusted(harness_factory: Make) -> None:
     reused = dataclasses.replace(saved, dev=st.st_dev, inode=st.st_ino)
     logs = h.resume(reused, 2)
     assert [b"old content line\n", b"new\n"] == h.lines()
-    resets = [e["reason"] for e in logs if e["event"] == "tail.cursor_reset"]
+    resets = [e["reason"] for e in logs if e["event"] == "follow.cursor_reset"]
     assert ["offset_beyond_size"] == resets
 
 

@@ -77,7 +77,7 @@ def test_truncate_while_stopped_resets_cursor(harness_factory: Make) -> None:
     logs = h.resume(saved, 4)
     assert [b"a1\n", b"a2\n", b"a3\n", b"b1\n"] == h.lines()
     assert ["offset_beyond_size"] == [
-        e["reason"] for e in logs if e["event"] == "tail.cursor_reset"
+        e["reason"] for e in logs if e["event"] == "follow.cursor_reset"
     ]
 
 
@@ -91,7 +91,7 @@ def test_copytruncate_regrown_past_offset_while_stopped(harness_factory: Make) -
     logs = h.resume(saved, 101 + 102)
     assert [b"b1\n", b"b2\n"] == h.lines()[-2:]
     assert ["marker_changed"] == [
-        e["reason"] for e in logs if e["event"] == "tail.cursor_reset"
+        e["reason"] for e in logs if e["event"] == "follow.cursor_reset"
     ]
 
 
@@ -102,7 +102,7 @@ def test_valid_cursor_resumes_without_duplicates(harness_factory: Make) -> None:
     append(h.path, b"a2\n")
     logs = h.resume(saved, 2)
     assert [b"a1\n", b"a2\n"] == h.lines()
-    assert [] == [e for e in logs if e["event"] == "tail.cursor_reset"]
+    assert [] == [e for e in logs if e["event"] == "follow.cursor_reset"]
 
 
 def test_partial_line_across_restart_completed_once(harness_factory: Make) -> None:

@@ -14,11 +14,11 @@ from iotwx_watch.report.health import (
     FAILED_CODE_HORIZON_S,
     SOURCE_STALE_S,
     WHERE,
-    Health,
-    health,
+    HealthReport,
+    assess,
     observe_sources,
 )
-from iotwx_watch.state.store import (
+from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
@@ -41,7 +41,7 @@ def state_with_ticket(age_s: float, *, rejected: bool = False) -> State:
     return state
 
 
-def codes(h: Health) -> list[str]:
+def codes(h: HealthReport) -> list[str]:
     return [p.code for p in h.problems]
 
 
@@ -66,7 +66,7 @@ def code_entry(status: str, *, timestamp: float = NOW - 60, updated_at: float = 
 )
 def test_ticket_age_levels(age_s: float, level: str, problem: list[str]) -> None:
     """The newest ticket warns from 20 minutes and is critical from 30 (its validity)."""
-    h = health(state_with_ticket(age_s), now=NOW, config=CONFIG)
+    h = assess(state_with_ticket(age_s), now=NOW, config=CONFIG)
     assert level == h.level
     assert problem == codes(h)
     ticket = h.suites[0].ticket
@@ -76,12 +76,12 @@ def test_ticket_age_levels(age_s: float, level: str, problem: list[str]) -> None
 
 def test_healthy_state_exits_zero() -> None:
     """A fresh ticket and nothing pending is healthy: exit code 0."""
-    assert 0 == health(state_with_ticket(30), now=NOW, config=CONFIG).exit_code
+    assert 0 == assess(state_with_ticket(30), now=NOW, config=CONFIG).exit_code
 
 
 def test_missing_ticket_of_configured_suite_needs_action() -> None:
     """A configured suite without any ticket is a warning (exit 1), even with no state at all."""
-    h = health(State(), now=NOW, config=CONFIG)
+    h = assess(State(), now=NOW, config=CONFIG)
     assert ["ticket_missing"] == codes(h)
     assert 1 == h.exit_code
     assert SUITE == h.suites[0].suite_id
@@ -89,7 +89,7 @@ def test_missing_ticket_of_configured_suite_needs_action() -> None:
 
 def test_rejected_ticket_is_critical() -> None:
     """A ticket WeCom answered 40085 to is critical whatever its age."""
-    h = health(state_with_ticket(60, rejected=True), now=NOW, config=CONFIG)
+    h = assess(state_with_ticket(60, rejected=True), now=NOW, config=CONFIG)
     assert ["ticket_rejected"] == codes(h)
     assert "critical" == h.level
 
@@ -97,7 +97,7 @@ def test_rejected_ticket_is_critical() -> None:
 def test_suite_not_in_config_has_no_ticket_problem() -> None:
     """A suite known only from the state file is shown but not judged on its ticket."""
     state = state_with_ticket(3600)
-    h = health(state, now=NOW, config=Config())
+    h = assess(state, now=NOW, config=Config())
     assert [] == codes(h)
     assert [False] == [s.configured for s in h.suites]
 
@@ -106,11 +106,11 @@ def test_token_validity() -> None:
     """The cached token's remaining validity is reported, and an expired one is not valid."""
     state = state_with_ticket(60)
     state.suite(SUITE).suite_access_token = TokenEntry(value="tok-123456", expires_at=NOW + 90)
-    token = health(state, now=NOW, config=CONFIG).suites[0].token
+    token = assess(state, now=NOW, config=CONFIG).suites[0].token
     assert token is not None
     assert (90.0, True) == (token.valid_for_s, token.valid)
     state.suite(SUITE).suite_access_token = TokenEntry(value="tok-123456", expires_at=NOW - 1)
-    token = health(state, now=NOW, config=CONFIG).suites[0].token
+    token = assess(state, now=NOW, config=CONFIG).suites[0].token
     assert token is not None
     assert False is token.valid
 
@@ -119,9 +119,9 @@ def test_pending_code_warns_until_its_deadline_then_is_critical() -> None:
     """A pending code is a warning while it can still be redeemed, critical past 10 minutes."""
     state = state_with_ticket(60)
     state.suite(SUITE).auth_codes["a" * 16] = code_entry("pending", code="the-code-123")
-    h = health(state, now=NOW, config=CONFIG)
+    h = assess(state, now=NOW, config=CONFIG)
     assert [("auth_code_pending", "warn")] == [(p.code, p.level) for p in h.problems]
-    late = health(state, now=NOW + 600, config=CONFIG)
+    late = assess(state, now=NOW + 600, config=CONFIG)
     assert [("auth_code_pending", "critical")] == [(p.code, p.level) for p in late.problems]
     assert ACTION_NEW_CODE in late.problems[0].action  # type: ignore[operator]
 
@@ -130,7 +130,7 @@ def test_failed_code_says_what_to_do() -> None:
     """A failed code is critical and tells the operator to click 重新获取."""
     state = state_with_ticket(60)
     state.suite(SUITE).auth_codes["b" * 16] = code_entry("failed", errcode=40078, error="used")
-    h = health(state, now=NOW, config=CONFIG)
+    h = assess(state, now=NOW, config=CONFIG)
     view = h.suites[0].auth_codes[0]
     assert ("failed", "critical", 40078) == (view.status, view.level, view.errcode)
     assert ACTION_NEW_CODE in view.action
@@ -145,7 +145,7 @@ def test_failed_code_superseded_by_later_redemption_is_settled() -> None:
                                             timestamp=NOW - 900, updated_at=NOW - 300)
     suite.corps["wwcorp1"] = CorpEntry(corp_name="One", agentid=1000002,
                                        permanent_code="pc-secret", obtained_at=NOW - 100)
-    assert [] == codes(health(state, now=NOW, config=CONFIG))
+    assert [] == codes(assess(state, now=NOW, config=CONFIG))
 
 
 def test_old_failures_become_history() -> None:
@@ -155,7 +155,7 @@ def test_old_failures_become_history() -> None:
         "failed", timestamp=NOW - FAILED_CODE_HORIZON_S - 900,
         updated_at=NOW - FAILED_CODE_HORIZON_S - 1,
     )
-    h = health(state, now=NOW, config=CONFIG)
+    h = assess(state, now=NOW, config=CONFIG)
     assert [] == codes(h)
     assert {"failed": 1} == dict(h.suites[0].auth_code_counts)
 
@@ -168,7 +168,7 @@ def test_blocked_ips_say_where_and_settle() -> None:
                                                       resolved_at=NOW - 10)
     state.blocked_ips["198.51.100.7"] = BlockedIpEntry("app", NOW - 2 * BLOCKED_IP_QUIET_S,
                                                        NOW - BLOCKED_IP_QUIET_S - 1)
-    h = health(state, now=NOW, config=CONFIG)
+    h = assess(state, now=NOW, config=CONFIG)
     waiting = [(b.ip, b.whitelist, b.where) for b in h.blocked_ips if b.waiting]
     assert [("121.46.1.2", "app", WHERE["app"])] == waiting
     assert [("ip_to_whitelist", "warn")] == [(p.code, p.level) for p in h.problems]
@@ -180,7 +180,7 @@ def test_one_address_in_both_whitelists_gives_two_tasks() -> None:
     entry = BlockedIpEntry("app", NOW - 100, NOW - 50, count=2)
     entry.extra["whitelists"] = ["app", "provider"]
     state.blocked_ips["121.46.1.2"] = entry
-    h = health(state, now=NOW, config=CONFIG)
+    h = assess(state, now=NOW, config=CONFIG)
     assert ["app", "provider"] == [b.whitelist for b in h.blocked_ips]
     assert "critical" == h.level
 
@@ -203,6 +203,6 @@ def test_sources_missing_stalled_and_fine(tmp_path: Path) -> None:
     assert [(True, 10, 7), (True, 5, None), (False, None, None)] == [
         (o.exists, o.size, o.offset) for o in observed
     ]
-    h = health(state, now=now, config=CONFIG, sources=observed)
+    h = assess(state, now=now, config=CONFIG, sources=observed)
     assert ["ok", "warn", "warn"] == [s.level for s in h.sources]
     assert ["source_stalled", "source_missing"] == codes(h)

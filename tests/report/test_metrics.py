@@ -13,13 +13,13 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from iotwx_watch.config import Config, MetricsConfig, SuiteConfig, load_config
-from iotwx_watch.errors import ConfigError
-from iotwx_watch.report.health import health
-from iotwx_watch.report.metrics import MetricsExporter, Snapshot, SourceCounters, parse_listen
+from iotwx_watch.engine.port import CallRecord
+from iotwx_watch.report.health import assess
+from iotwx_watch.report.metrics import MetricsExporter, Snapshot, SourceCounters
 from iotwx_watch.run.daemon import make_client
-from iotwx_watch.run.observers import observers_for
+from iotwx_watch.run.hooks import hooks_for
 from iotwx_watch.run.runner import Runner
-from iotwx_watch.state.store import (
+from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
@@ -27,7 +27,6 @@ from iotwx_watch.state.store import (
     TicketEntry,
     TokenEntry,
 )
-from iotwx_watch.wecom import CallRecord
 from tests.conftest import SUITE_A, SUITE_B, Workdir, blocked_record, ticket_record
 
 NOW = 1_800_000_000.0
@@ -78,7 +77,7 @@ def test_textfile_matches_the_state(tmp_path: Path) -> None:
                          {"bytes": 300, "records": 7, "events.suite_ticket": 5,
                           "rejects.bad_signature": 2, "skipped.long_line": 1},
                          {"bytes_read": 310, "rotations": 1, "truncations": 2, "gaps": 0})
-    exporter.update(Snapshot(health(state, now=NOW, config=CONFIG), (src,), NOW - 5, 3))
+    exporter.update(Snapshot(assess(state, now=NOW, config=CONFIG), (src,), NOW - 5, 3))
     parsed = samples(path.read_text(encoding="utf-8"))
     a = state.suites[SUITE_A]
     assert a.suite_ticket is not None and a.suite_access_token is not None
@@ -122,7 +121,7 @@ def test_wecom_calls_and_latency() -> None:
                    CallRecord("get_suite_token", 60020, 0.07, 200),
                    CallRecord("get_permanent_code", 0, 3.0, 200)]:
         exporter.record_call(record)
-    exporter.update(Snapshot(health(State(), now=NOW)))
+    exporter.update(Snapshot(assess(State(), now=NOW)))
     parsed = samples(_exposition(exporter))
     name = "iotwx_watch_wecom_calls_total"
     assert [1, 1, 1] == [
@@ -149,7 +148,7 @@ def test_listener_serves_the_same_metrics_on_loopback(tmp_path: Path) -> None:
         address = exporter.address
         assert address is not None
         assert "127.0.0.1" == address[0]
-        exporter.update(Snapshot(health(sample_state(), now=NOW, config=CONFIG)))
+        exporter.update(Snapshot(assess(sample_state(), now=NOW, config=CONFIG)))
         served = httpx.get(f"http://127.0.0.1:{address[1]}/metrics", timeout=5).text
     finally:
         exporter.close()
@@ -158,28 +157,10 @@ def test_listener_serves_the_same_metrics_on_loopback(tmp_path: Path) -> None:
         httpx.get(f"http://127.0.0.1:{address[1]}/metrics", timeout=1)
 
 
-@pytest.mark.parametrize(
-    ("listen", "expected"),
-    [("127.0.0.1:9464", ("127.0.0.1", 9464)), ("9464", ("127.0.0.1", 9464)),
-     (":9464", ("127.0.0.1", 9464)), ("[::1]:9464", ("::1", 9464)),
-     ("0.0.0.0:80", ("0.0.0.0", 80))],
-)
-def test_parse_listen(listen: str, expected: tuple[str, int]) -> None:
-    """listen defaults to loopback; IPv6 in brackets works."""
-    assert expected == parse_listen(listen)
-
-
-@pytest.mark.parametrize("listen", ["localhost", "127.0.0.1:http", "1.2.3.4:70000"])
-def test_parse_listen_rejects_junk(listen: str) -> None:
-    """A listen value without a usable port is a config error."""
-    with pytest.raises(ConfigError):
-        parse_listen(listen)
-
-
 def test_unwritable_textfile_is_logged_not_raised(tmp_path: Path) -> None:
     """A textfile in a missing directory does not break the batch."""
     exporter = MetricsExporter(MetricsConfig(textfile=str(tmp_path / "nope" / "m.prom")))
-    exporter.update(Snapshot(health(State(), now=NOW)))
+    exporter.update(Snapshot(assess(State(), now=NOW)))
     assert not (tmp_path / "nope").exists()
 
 
@@ -192,10 +173,10 @@ def run_batch_with_metrics(workdir: Workdir) -> Samples:
     prom = workdir.root / "iotwx.prom"
     workdir.extra_config = f'[metrics]\ntextfile = "{prom}"\n\n'
     config = load_config(workdir.write_config())
-    observers = observers_for(config)
+    observers = hooks_for(config)
     try:
         with make_client(config) as client, Runner(
-            config, api=client, on_notice=observers.on_notice, observers=observers.batch
+            config, api=client, on_outcome=observers.on_outcome, observers=observers.batch
         ) as runner:
             runner.batch(limit_to_snapshot=True)
     finally:
@@ -232,7 +213,7 @@ def test_notification_outcomes_per_sink() -> None:
     """Sink counters appear per sink and outcome, with sent/failed/dropped always present."""
     exporter = MetricsExporter(MetricsConfig())
     stats = {"webhook#1": {"queued": 3, "sent": 2, "suppressed": 1}, "wecom_robot#2": {}}
-    exporter.update(Snapshot(health(State(), now=NOW), notifications=stats))
+    exporter.update(Snapshot(assess(State(), now=NOW), notifications=stats))
     parsed = samples(_exposition(exporter))
     name = "iotwx_watch_notifications_total"
     assert [2, 1, 0, 0] == [

@@ -1,4 +1,4 @@
-"""Tests for iotwx_watch.report.notify and the notification half of iotwx_watch.run.observers,
+"""Tests for iotwx_watch.report.notify and the notification half of iotwx_watch.run.hooks,
 against real HTTP receivers on 127.0.0.1: once per condition, recovery once, slow or failing sinks
 never delay the caller, and no secret in any body."""
 
@@ -17,24 +17,24 @@ import pytest
 import structlog
 
 from iotwx_watch.config import NotifyConfig, load_config
-from iotwx_watch.engine.core import Notice
-from iotwx_watch.log import SECRETS
+from iotwx_watch.engine.outcomes import Outcome
+from iotwx_watch.log import SecretRegistry
 from iotwx_watch.report.health import Problem
 from iotwx_watch.report.notify import (
     ROBOT_MAX_BYTES,
     Notification,
-    Notifier,
+    NotificationFanout,
     Sink,
     WebhookSink,
     WeComRobotSink,
     robot_markdown,
 )
 from iotwx_watch.run.daemon import make_client
-from iotwx_watch.run.observers import (
-    HealthNotifier,
-    Observers,
-    notice_to_notification,
-    observers_for,
+from iotwx_watch.run.hooks import (
+    BatchHooks,
+    HealthAlerts,
+    hooks_for,
+    outcome_notification,
 )
 from iotwx_watch.run.runner import Runner
 from tests.conftest import SECRETS as SUITE_SECRETS
@@ -235,7 +235,7 @@ def test_robot_markdown_stays_within_wecom_limit() -> None:
 
 
 class Collect:
-    """A Notifier stand-in with no sink: the messages HealthNotifier publishes."""
+    """A NotificationFanout stand-in with no sink: the messages HealthAlerts publishes."""
 
     def __init__(self) -> None:
         self.sent: list[Notification] = []
@@ -251,8 +251,8 @@ def stale(level: str = "warn", code: str = "ticket_stale") -> Problem:
 
 def test_condition_fires_once_and_recovery_once(receiver: Receiver) -> None:
     """Stale fires once while it lasts, again when it worsens, and recovery fires once."""
-    notifier = Notifier([make_sink(WebhookSink, receiver.url)])
-    watcher = HealthNotifier(notifier, clock=lambda: 0.0)
+    notifier = NotificationFanout([make_sink(WebhookSink, receiver.url)])
+    watcher = HealthAlerts(notifier, clock=lambda: 0.0)
     try:
         for problems in [(stale(),), (stale(),), (stale("critical", "ticket_expired"),), (), ()]:
             watcher.update(problems, 5000.0)
@@ -267,7 +267,7 @@ def test_condition_fires_once_and_recovery_once(receiver: Receiver) -> None:
 def test_missing_ticket_is_quiet_right_after_start() -> None:
     """No ticket yet is not news in the first 20 minutes after start-up."""
     collect = Collect()
-    watcher = HealthNotifier(collect, clock=lambda: 0.0)  # type: ignore[arg-type]
+    watcher = HealthAlerts(collect, clock=lambda: 0.0)  # type: ignore[arg-type]
     missing = stale(code="ticket_missing")
     watcher.update((missing,), 60.0)
     assert [] == collect.sent
@@ -276,21 +276,21 @@ def test_missing_ticket_is_quiet_right_after_start() -> None:
 
 
 ALL_NOTICES = [
-    Notice("corp_obtained", suite_id="dkA", corpid="wwc1", corp_name="Corp One", agentid=1000002),
-    Notice("secret_reset", suite_id="dkA", corpid="wwc1", corp_name="Corp One", agentid=1000002),
-    Notice("corp_cancelled", suite_id="dkA", corpid="wwc1", corp_name="Corp One"),
-    Notice("ip_to_whitelist", suite_id="dkA", ip="121.46.1.2", whitelist="app", errcode=60020),
-    Notice("egress_ip_changed", suite_id="dkA", ip="203.0.113.9", whitelist="provider"),
-    Notice("auth_code_failed", suite_id="dkA", errcode=40078, detail="used or expired"),
-    Notice("auth_code_expired", suite_id="dkA", detail="deadline passed"),
-    Notice("auth_code_interrupted", suite_id="dkA"),
-    Notice("ticket_rejected", suite_id="dkA", errcode=40085),
+    Outcome("corp_obtained", suite_id="dkA", corpid="wwc1", corp_name="Corp One", agentid=1000002),
+    Outcome("secret_reset", suite_id="dkA", corpid="wwc1", corp_name="Corp One", agentid=1000002),
+    Outcome("corp_cancelled", suite_id="dkA", corpid="wwc1", corp_name="Corp One"),
+    Outcome("ip_to_whitelist", suite_id="dkA", ip="121.46.1.2", whitelist="app", errcode=60020),
+    Outcome("egress_ip_changed", suite_id="dkA", ip="203.0.113.9", whitelist="provider"),
+    Outcome("auth_code_failed", suite_id="dkA", errcode=40078, detail="used or expired"),
+    Outcome("auth_code_expired", suite_id="dkA", detail="deadline passed"),
+    Outcome("auth_code_interrupted", suite_id="dkA"),
+    Outcome("ticket_rejected", suite_id="dkA", errcode=40085),
 ]
 
 
 def test_every_notice_kind_has_words_and_where() -> None:
     """Each engine notice becomes a titled message; IP notices say where to whitelist."""
-    out = [notice_to_notification(n, 0.0) for n in ALL_NOTICES]
+    out = [outcome_notification(n, 0.0) for n in ALL_NOTICES]
     assert [n.kind for n in ALL_NOTICES] == [n.kind for n in out]
     assert "服务商管理后台" in "\n".join(out[4].lines)
     assert "企业可信IP" in "\n".join(out[3].lines)
@@ -322,11 +322,11 @@ def run_pipeline(
         f'url = "{robot.url}/cgi-bin/webhook/send?key={robot_key}"\n\n'
     )
     config = load_config(work.write_config())
-    observers = observers_for(config, sink_options={"timeout_s": 5.0, "min_spacing_s": 0.0,
+    observers = hooks_for(config, sink_options={"timeout_s": 5.0, "min_spacing_s": 0.0,
                                                     "retry_base_s": 0.01, "max_attempts": 2})
     try:
         with make_client(config) as client, Runner(
-            config, api=client, on_notice=observers.on_notice, observers=observers.batch
+            config, api=client, on_outcome=observers.on_outcome, observers=observers.batch
         ) as runner:
             started = time.perf_counter()
             runner.batch()  # as the daemon does (`once`'s snapshot limit is sticky)
@@ -397,9 +397,10 @@ def test_webhook_url_never_reaches_a_log_line() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     key = "robot-key-never-logged-42"
+    secrets = SecretRegistry()
     with structlog.testing.capture_logs() as logs:
         sink = make_sink(WeComRobotSink, f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key={key}",
-                         max_attempts=2)
+                         max_attempts=2, secrets=secrets)
         sink.offer(note())
         wait_for(sink.idle, what="sink idle")
         sink.close()
@@ -408,12 +409,12 @@ def test_webhook_url_never_reaches_a_log_line() -> None:
     ]
     assert key not in repr(logs)
     assert "wecom_robot#1" == logs[-1]["sink"]
-    assert key in SECRETS.values()
+    assert key in secrets.values()
 
 
-def sinks_of(observers: Observers) -> list[Sink]:
-    """The sinks behind an Observers (through its HealthNotifier), to wait until idle."""
-    return [sink for obs in observers.batch if isinstance(obs, HealthNotifier)
+def sinks_of(observers: BatchHooks) -> list[Sink]:
+    """The sinks behind an BatchHooks (through its HealthAlerts), to wait until idle."""
+    return [sink for obs in observers.batch if isinstance(obs, HealthAlerts)
             for sink in obs.notifier.sinks]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from iotwx_watch.run.sdnotify import Notifier
+from iotwx_watch.run.sdnotify import SystemdNotifier
 
 RECV_TIMEOUT = 5.0
 
@@ -70,9 +70,9 @@ def abstract_listener() -> Iterator[Listener]:
 @pytest.mark.parametrize(
     ("send", "expected"),
     [
-        (Notifier.ready, "READY=1"),
-        (Notifier.watchdog, "WATCHDOG=1"),
-        (Notifier.stopping, "STOPPING=1"),
+        (SystemdNotifier.ready, "READY=1"),
+        (SystemdNotifier.watchdog, "WATCHDOG=1"),
+        (SystemdNotifier.stopping, "STOPPING=1"),
     ],
     ids=["ready", "watchdog", "stopping"],
 )
@@ -80,7 +80,7 @@ def test_state_messages_reach_a_path_socket(
     path_listener: Listener, send: object, expected: str
 ) -> None:
     """ready/watchdog/stopping each send their one assignment to a path socket."""
-    notifier = Notifier(path_listener.name)
+    notifier = SystemdNotifier(path_listener.name)
     assert callable(send)
     send(notifier)
     assert expected == path_listener.receive()
@@ -88,33 +88,33 @@ def test_state_messages_reach_a_path_socket(
 
 def test_abstract_socket(abstract_listener: Listener) -> None:
     """An '@' name is sent to the abstract namespace."""
-    notifier = Notifier(abstract_listener.name)
+    notifier = SystemdNotifier(abstract_listener.name)
     notifier.ready()
     assert (True, "READY=1") == (notifier.enabled, abstract_listener.receive())
 
 
 def test_status_is_one_line(path_listener: Listener) -> None:
     """A status with newlines is sent as one STATUS line, so it cannot inject assignments."""
-    Notifier(path_listener.name).status("2 sources\nREADY=1\r\nlast event 12:00")
+    SystemdNotifier(path_listener.name).status("2 sources\nREADY=1\r\nlast event 12:00")
     assert "STATUS=2 sources READY=1 last event 12:00" == path_listener.receive()
 
 
 def test_status_keeps_unicode(path_listener: Listener) -> None:
     """Status text is sent as UTF-8."""
-    Notifier(path_listener.name).status("企业 corps: 3")
+    SystemdNotifier(path_listener.name).status("企业 corps: 3")
     assert "STATUS=企业 corps: 3" == path_listener.receive()
 
 
 def test_reloading_sends_monotonic_usec(path_listener: Listener) -> None:
     """reloading sends RELOADING=1 with the injected monotonic clock in one datagram."""
-    Notifier(path_listener.name, monotonic_usec=lambda: 123456).reloading()
+    SystemdNotifier(path_listener.name, monotonic_usec=lambda: 123456).reloading()
     assert "RELOADING=1\nMONOTONIC_USEC=123456" == path_listener.receive()
 
 
 def test_reloading_default_clock_is_clock_monotonic(path_listener: Listener) -> None:
     """Without injection, MONOTONIC_USEC is CLOCK_MONOTONIC in microseconds."""
     before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-    Notifier(path_listener.name).reloading()
+    SystemdNotifier(path_listener.name).reloading()
     after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
     first, second = path_listener.receive().split("\n")
     sent = int(second.removeprefix("MONOTONIC_USEC="))
@@ -123,35 +123,32 @@ def test_reloading_default_clock_is_clock_monotonic(path_listener: Listener) -> 
 
 def test_extend_timeout(path_listener: Listener) -> None:
     """extend_timeout sends EXTEND_TIMEOUT_USEC in microseconds."""
-    Notifier(path_listener.name).extend_timeout(90.5)
+    SystemdNotifier(path_listener.name).extend_timeout(90.5)
     assert "EXTEND_TIMEOUT_USEC=90500000" == path_listener.receive()
 
 
-def test_default_socket_from_environment(
-    path_listener: Listener, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no argument the socket comes from $NOTIFY_SOCKET."""
-    monkeypatch.setenv("NOTIFY_SOCKET", path_listener.name)
-    Notifier().watchdog()
+def test_socket_from_an_environment_mapping(path_listener: Listener) -> None:
+    """from_environ takes the socket from the NOTIFY_SOCKET entry of the mapping given."""
+    SystemdNotifier.from_environ({"NOTIFY_SOCKET": path_listener.name}).watchdog()
     assert "WATCHDOG=1" == path_listener.receive()
 
 
 def test_child_process_notifies_through_environment(abstract_listener: Listener) -> None:
     """A separate process given NOTIFY_SOCKET reaches the socket, as under systemd."""
-    code = "from iotwx_watch.run.sdnotify import Notifier; Notifier().ready()"
+    code = (
+        "import os; from iotwx_watch.run.sdnotify import SystemdNotifier; "
+        "SystemdNotifier.from_environ(os.environ).ready()"
+    )
     env = {**os.environ, "NOTIFY_SOCKET": abstract_listener.name}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     assert "READY=1" == abstract_listener.receive()
 
 
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
-def test_no_socket_is_a_no_op(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
+def test_no_socket_is_a_no_op(value: str | None) -> None:
     """Outside systemd every call does nothing and says so."""
-    if value is None:
-        monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    else:
-        monkeypatch.setenv("NOTIFY_SOCKET", value)
-    notifier = Notifier()
+    env = {} if value is None else {"NOTIFY_SOCKET": value}
+    notifier = SystemdNotifier.from_environ(env)
     with capture_logs() as logs:
         notifier.ready()
         notifier.status("x")
@@ -165,7 +162,7 @@ def test_no_socket_is_a_no_op(monkeypatch: pytest.MonkeyPatch, value: str | None
 def test_unsupported_address_disables_with_warning() -> None:
     """A relative path or other socket form is not guessed at: disabled, one warning."""
     with capture_logs() as logs:
-        notifier = Notifier("vsock:2:1234")
+        notifier = SystemdNotifier("vsock:2:1234")
     assert (False, ["sdnotify.unsupported_socket"]) == (
         notifier.enabled,
         [entry["event"] for entry in logs],
@@ -175,7 +172,7 @@ def test_unsupported_address_disables_with_warning() -> None:
 def test_send_failure_never_raises_and_warns_once() -> None:
     """Sending to a socket nobody listens on warns once, then logs at debug, never raises."""
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        notifier = Notifier(str(Path(tmp) / "gone"))
+        notifier = SystemdNotifier(str(Path(tmp) / "gone"))
         with capture_logs() as logs:
             notifier.ready()
             notifier.watchdog()
@@ -191,7 +188,7 @@ def test_send_failure_never_raises_and_warns_once() -> None:
 
 def test_oversized_message_is_a_failure_not_an_exception(path_listener: Listener) -> None:
     """A datagram too large for the socket is reported, not raised."""
-    notifier = Notifier(path_listener.name)
+    notifier = SystemdNotifier(path_listener.name)
     with capture_logs() as logs:
         sent = notifier.notify("STATUS=" + "x" * 8_000_000)
     assert (False, ["sdnotify.send_failed"], False) == (
@@ -214,23 +211,21 @@ def test_oversized_message_is_a_failure_not_an_exception(path_listener: Listener
     ],
     ids=["plain", "own-pid", "other-pid", "bad-pid", "zero", "bad-usec", "unset"],
 )
-def test_watchdog_interval(
-    monkeypatch: pytest.MonkeyPatch, usec: str | None, pid: str | None, expected: float | None
-) -> None:
-    """watchdog_interval reads $WATCHDOG_USEC, only when $WATCHDOG_PID is unset or ours."""
-    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+def test_watchdog_interval(usec: str | None, pid: str | None, expected: float | None) -> None:
+    """watchdog_interval uses WATCHDOG_USEC, only when WATCHDOG_PID is unset or ours."""
+    env: dict[str, str] = {}
     if usec is not None:
-        monkeypatch.setenv("WATCHDOG_USEC", usec)
+        env["WATCHDOG_USEC"] = usec
     if pid is not None:
-        pid_value = {"self": str(os.getpid()), "other": str(os.getpid() + 1)}.get(pid, pid)
-        monkeypatch.setenv("WATCHDOG_PID", pid_value)
-    assert expected == Notifier(None).watchdog_interval()
+        env["WATCHDOG_PID"] = {"self": str(os.getpid()), "other": str(os.getpid() + 1)}.get(
+            pid, pid
+        )
+    assert expected == SystemdNotifier.from_environ(env).watchdog_interval()
 
 
 def test_full_receiver_queue_never_blocks(path_listener: Listener) -> None:
     """A receiver that stops reading makes sends fail (reported), never hang the daemon."""
-    notifier = Notifier(path_listener.name)
+    notifier = SystemdNotifier(path_listener.name)
     results = [notifier.notify("WATCHDOG=1") for _ in range(500)]
     assert False in results
     assert "WATCHDOG=1" == path_listener.receive()

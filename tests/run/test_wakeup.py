@@ -95,7 +95,7 @@ def test_inotify_limit_exhausted_falls_back_loudly(tmp_path: Path) -> None:
         assert wakeup.wait(0.0)  # woken: something may have been missed
         assert not wakeup.wait(0.0)
     assert "timer" == wakeup.backend
-    assert ["tail.observer_failed"] == [e["event"] for e in logs]
+    assert ["wakeup.observer_failed"] == [e["event"] for e in logs]
 
 
 def test_dead_observer_falls_back_once(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_dead_observer_falls_back_once(tmp_path: Path) -> None:
         wakeup.wait(0.0)
         wakeup.wait(0.0)
     assert "timer" == wakeup.backend
-    assert ["tail.observer_failed"] == [e["event"] for e in logs]
+    assert ["wakeup.observer_failed"] == [e["event"] for e in logs]
 
 
 MOUNTINFO = """\
@@ -181,4 +181,4 @@ def test_observer_that_cannot_start_falls_back_loudly(tmp_path: Path) -> None:
         wakeup.start()
         wakeup.wait(0.0)
     assert "timer" == wakeup.backend
-    assert [("tail.observer_failed", "inotify")] == [(e["event"], e["backend"]) for e in logs]
+    assert [("wakeup.observer_failed", "inotify")] == [(e["event"], e["backend"]) for e in logs]

@@ -1,9 +1,9 @@
 """What the daemon attaches to the runner: metrics, health-driven and engine-driven notifications.
 
-Two feeds reach the sinks. The engine's :class:`~iotwx_watch.engine.core.Notice` objects
+Two feeds reach the sinks. The engine's :class:`~iotwx_watch.engine.core.Outcome` objects
 (a corp obtained, a secret reset, an IP to whitelist, a code failed...) are events:
 each is turned into one :class:`~iotwx_watch.report.notify.Notification`. Ticket staleness
-and missing logs are conditions: :class:`HealthNotifier` compares the health model
+and missing logs are conditions: :class:`HealthAlerts` compares the health model
 after every batch with the previous one and sends one message when a condition
 starts or worsens and one when it clears.
 """
@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iotwx_watch.config import Config
-from iotwx_watch.engine.core import Notice
+from iotwx_watch.engine.outcomes import Outcome
+from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import ConfigError
-from iotwx_watch.log import get_logger
+from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.report.health import (
     ACTION_NEW_CODE,
     ACTION_TICKET,
@@ -26,12 +27,11 @@ from iotwx_watch.report.health import (
     WHERE,
     WHITELIST_NOTE,
     Problem,
-    deployment_health,
+    assess_deployment,
 )
 from iotwx_watch.report.metrics import MetricsExporter, RunnerView
-from iotwx_watch.report.notify import Notification, Notifier, Severity
-from iotwx_watch.run.runner import BatchObserver
-from iotwx_watch.wecom import CallRecord
+from iotwx_watch.report.notify import Notification, NotificationFanout, Severity
+from iotwx_watch.run.runner import BatchHook
 
 log = get_logger("observers")
 
@@ -39,12 +39,12 @@ log = get_logger("observers")
 WATCHED_PREFIXES = ("ticket_", "source_")
 
 
-def _corp(notice: Notice) -> str:
+def _corp(notice: Outcome) -> str:
     name = f" ({notice.corp_name})" if notice.corp_name else ""
     return f"{notice.corpid or '?'}{name}"
 
 
-def notice_to_notification(notice: Notice, now: float) -> Notification:
+def outcome_notification(notice: Outcome, now: float) -> Notification:
     """Words for an engine notice: what happened, the ids, and what to do. No secret."""
     suite = notice.suite_id or "?"
     fields: dict[str, str | int | float | None] = {
@@ -112,14 +112,16 @@ def recovery_notification(problem: Problem, now: float) -> Notification:
     return Notification(kind, problem.key, "ok", title, (), {"suite_id": problem.suite_id}, now)
 
 
-class HealthNotifier:
+class HealthAlerts:
     """Edge-triggered: one message when a watched condition starts or worsens, one when it ends.
 
     A suite with no ticket yet is not news for the first 20 minutes after start-up (the
     next push is at most 10 minutes away).
     """
 
-    def __init__(self, notifier: Notifier, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, notifier: NotificationFanout, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.notifier = notifier
         self.clock = clock
         self.started_at = clock()
@@ -127,7 +129,7 @@ class HealthNotifier:
 
     def after_batch(self, runner: RunnerView) -> None:
         now = self.clock()
-        model = deployment_health(runner.config, runner.state, now=now)
+        model = assess_deployment(runner.config, runner.state, now=now)
         self.update(model.problems, now)
 
     def update(self, problems: tuple[Problem, ...], now: float) -> None:
@@ -149,11 +151,11 @@ class HealthNotifier:
 
 
 @dataclass
-class Observers:
+class BatchHooks:
     """Everything the daemon hooks into the runner, the engine and the WeCom client."""
 
-    batch: list[BatchObserver]
-    on_notice: Callable[[Notice], None] | None
+    batch: list[BatchHook]
+    on_outcome: Callable[[Outcome], None] | None
     on_call: Callable[[CallRecord], None] | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -167,22 +169,24 @@ class Observers:
         self._closers.clear()
 
 
-def observers_for(
+def hooks_for(
     config: Config,
     *,
     clock: Callable[[], float] = time.time,
     sink_options: Mapping[str, Any] | None = None,
-) -> Observers:
+    secrets: SecretRegistry | None = None,
+) -> BatchHooks:
     """Build what the config asks for; the metrics listener is started here.
 
     ``sink_options`` tunes every sink (timeouts, retry base, spacing): for tests.
     """
-    observers = Observers(batch=[], on_notice=None)
-    notifier: Notifier | None = None
+    observers = BatchHooks(batch=[], on_outcome=None)
+    notifier: NotificationFanout | None = None
     if config.notify:
-        notifier = Notifier.from_config(config.notify, clock=clock, **(sink_options or {}))
+        options = {"secrets": secrets, **(sink_options or {})}
+        notifier = NotificationFanout.from_config(config.notify, clock=clock, **options)
         observers._closers.append(notifier.close)
-        observers.batch.append(HealthNotifier(notifier, clock=clock))
+        observers.batch.append(HealthAlerts(notifier, clock=clock))
     if config.metrics.textfile or config.metrics.listen:
         exporter = MetricsExporter(
             config.metrics, clock=clock, notification_stats=notifier.stats if notifier else None
@@ -198,8 +202,8 @@ def observers_for(
     if notifier is not None:
         publish = notifier.publish
 
-        def on_notice(notice: Notice) -> None:
-            publish(notice_to_notification(notice, clock()))
+        def on_outcome(notice: Outcome) -> None:
+            publish(outcome_notification(notice, clock()))
 
-        observers.on_notice = on_notice
+        observers.on_outcome = on_outcome
     return observers

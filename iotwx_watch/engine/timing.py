@@ -1,0 +1,16 @@
+"""How long the engine waits: WeCom's validity periods and the retry policy (pure)."""
+
+from __future__ import annotations
+
+TICKET_TTL_S = 30 * 60  # WeCom: a suite_ticket is valid 30 minutes
+TOKEN_MARGIN_S = 300  # refetch the suite token this long before WeCom says it expires
+BACKOFF_BASE_S = 2.0  # retryable failures: 2 s × 2^n ...
+BACKOFF_CAP_S = 60.0  # ... capped at a minute
+IP_RETRY_S = 60.0  # 60020: a whitelist change takes a minute to apply
+RATE_LIMIT_RETRY_S = 60.0  # 45009: WeCom blocks for the rest of the minute
+STALE_NOTICE_WINDOW_S = 3600  # a code already dead when first seen is news only if this recent
+
+
+def backoff_delay(retries: int) -> float:
+    """Capped exponential backoff: 2, 4, 8, ... 60 seconds."""
+    return min(BACKOFF_BASE_S * 2.0 ** min(retries, 16), BACKOFF_CAP_S)
