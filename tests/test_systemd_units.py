@@ -141,8 +141,6 @@ def test_bad_config_makes_the_main_process_exit_with_a_no_restart_status(
     tmp_path: Path, config_text: str | None, what: str
 ) -> None:
     """ExecStart's own command, given an unusable config, exits 2, which is not restarted."""
-    if "run" not in cli_main.commands:
-        pytest.skip("`run` is not registered in the CLI yet")
     venv = Path(sys.executable).parent.parent
     argv = _one(DAEMON, "ExecStart").replace(PROD_VENV, str(venv)).split()
     config = tmp_path / "config.toml"
@@ -218,12 +216,11 @@ def test_network_limited_to_internet_and_unix_sockets() -> None:
     assert {"AF_INET", "AF_INET6", "AF_UNIX"} == families
 
 
-@pytest.mark.parametrize("command", ["run", "once"])
-def test_unit_commands_exist_in_the_cli(command: str) -> None:
-    """Every iotwx-watch subcommand a unit runs is a registered CLI command."""
-    if command not in cli_main.commands:
-        pytest.skip(f"`{command}` is not implemented yet")
-    assert command in cli_main.commands
+@pytest.mark.parametrize("unit", [DAEMON, ONCE])
+def test_unit_commands_exist_in_the_cli(unit: str) -> None:
+    """The subcommand each unit's ExecStart runs is a registered CLI command."""
+    binary, command, *_ = _one(unit, "ExecStart").split()
+    assert (PROD_BINARY, True) == (binary, command in cli_main.commands), command
 
 
 @needs_systemd_analyze
