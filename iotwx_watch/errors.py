@@ -10,7 +10,8 @@ a bug and shows a traceback.
     ├── ConfigError            exit 2: bad config or usage; systemd must not restart on it
     ├── SourceError            a log file cannot be read (parse: exit 2)
     ├── StateError             the state file is corrupt, of an unknown schema, or unwritable
-    │   └── StateLockedError   another iotwx-watch process holds the lock (exit 3)
+    │   ├── StateLockedError   another iotwx-watch process holds the lock (exit 3)
+    │   └── StateWriteError    a save failed (disk full, I/O error): retried, never fatal
     ├── CryptoError(reason)    an encrypted callback envelope was rejected
     └── WeComError(errcode, errmsg)   WeCom answered with an error, or could not be reached
 
@@ -52,6 +53,17 @@ class StateError(IotwxError):
     """The state file cannot be read or written safely; nothing was overwritten."""
 
     exit_code = EXIT_USAGE
+
+
+class StateWriteError(StateError):
+    """Saving the state failed (ENOSPC, EIO, …); the state is intact in memory.
+
+    At run time this is retryable: the daemon keeps following its logs, keeps what it
+    learned in memory and retries the write. Only a failure at start-up, before
+    anything was learned, ends the process.
+    """
+
+    exit_code = EXIT_ACTION_FAILED
 
 
 class StateLockedError(StateError):

@@ -97,10 +97,15 @@ class Workdir:
     def config_file(self) -> Path:
         return self.root / "config.toml"
 
-    def write_config(self, extra: str = "") -> Path:
+    def write_config(
+        self, extra: str = "", *, secrets: dict[str, str | None] | None = None
+    ) -> Path:
+        """The config; ``secrets`` replaces the suites' secrets (None: a suite without one)."""
+        chosen = SECRETS if secrets is None else secrets
         suites = "".join(
-            f'[[suite]]\nsuite_id = "{sid}"\nsuite_secret = "{secret}"\n\n'
-            for sid, secret in SECRETS.items()
+            f'[[suite]]\nsuite_id = "{sid}"\n'
+            + (f'suite_secret = "{secret}"\n\n' if secret is not None else "\n")
+            for sid, secret in chosen.items()
         )
         self.config_file.write_text(
             f'state_file = "{self.state_file}"\npoll_interval_s = 0.2\n{self.extra_config}{extra}\n'

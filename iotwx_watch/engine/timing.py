@@ -6,7 +6,7 @@ TICKET_TTL_S = 30 * 60  # WeCom: a suite_ticket is valid 30 minutes
 TOKEN_MARGIN_S = 300  # refetch the suite token this long before WeCom says it expires
 BACKOFF_BASE_S = 2.0  # retryable failures: 2 s × 2^n ...
 BACKOFF_CAP_S = 60.0  # ... capped at a minute
-IP_RETRY_S = 60.0  # 60020: a whitelist change takes a minute to apply
+PROVIDER_PROBE_S = 15.0  # 60020 on our address: one probe call this often while it lasts
 RATE_LIMIT_RETRY_S = 60.0  # 45009: WeCom blocks for the rest of the minute
 STALE_NOTICE_WINDOW_S = 3600  # a code already dead when first seen is news only if this recent
 

@@ -56,6 +56,7 @@ class SuiteCredentials:
         secrets: SecretRegistry,
     ) -> None:
         self._secrets = secrets
+        self.calls = 0  # get_suite_token calls made, so an attempt can count a refused one
         self._state = state
         self._api = api
         self._clock = clock
@@ -106,6 +107,7 @@ class SuiteCredentials:
             raise WeComError(int(rejected.get("errcode", 40080)),
                              "not calling get_suite_token: WeCom rejected this suite_secret "
                              "before; fix suite_id/suite_secret in the config")
+        self.calls += 1
         try:
             token = self._api.get_suite_token(suite_id, cfg.suite_secret, ticket.value)
         except WeComError as exc:

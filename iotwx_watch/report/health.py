@@ -36,6 +36,13 @@ WHERE: dict[str, str] = {
 WHITELIST_NOTE = "a whitelist change takes about a minute to apply"
 ACTION_NEW_CODE = "click 重新获取 on the 代开发应用 page so WeCom sends a new code"
 ACTION_TICKET = "check the callback server; 刷新Ticket in the template's 回调配置 pushes one now"
+ACTION_RELOAD = "then `systemctl reload iotwx-watch` (a timer's next `once` picks it up)"
+_CONFIG_ERRCODES = {
+    40080: "the suite_secret of {suite} is wrong (WeCom 40080): correct it",
+    40083: "WeCom does not know suite_id {suite} (40083): correct it",
+    48003: "WeCom does not know suite_id {suite} (48003): correct it",
+    40013: "WeCom rejected a corpid (40013): check the config",
+}
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,7 @@ def assess(
     for suite_id in sorted(configured | set(state.suites)):
         suite_state = state.suites.get(suite_id) or SuiteState()
         suites.append(
-            _suite_health(suite_id, suite_id in configured, suite_state, now, problems)
+            _suite_health(suite_id, suite_id in configured, suite_state, now, problems, config)
         )
     blocked = [
         view
@@ -252,7 +259,8 @@ def assess_deployment(config: Config, state: State, *, now: float) -> HealthRepo
 
 
 def _suite_health(
-    suite_id: str, configured: bool, suite: SuiteState, now: float, problems: list[Problem]
+    suite_id: str, configured: bool, suite: SuiteState, now: float, problems: list[Problem],
+    config: Config | None,
 ) -> SuiteHealth:
     ticket = None
     if suite.suite_ticket is not None:
@@ -276,7 +284,7 @@ def _suite_health(
     )
     codes = []
     for key, code in sorted(suite.auth_codes.items(), key=lambda kv: kv[1].first_seen):
-        view = _auth_code(key, code, suite, now)
+        view = _auth_code(key, code, suite, now, _Context(suite_id, config))
         if view is None:
             continue
         codes.append(view)
@@ -285,8 +293,7 @@ def _suite_health(
                 f"auth_code_{view.status}",
                 view.level,
                 f"auth_code:{suite_id}:{key}",
-                f"{code.info_type} auth code {key}: {view.status}"
-                + (f" (errcode {code.errcode})" if code.errcode is not None else ""),
+                _code_message(key, code, view, now),
                 view.action,
                 suite_id,
             )
@@ -326,7 +333,57 @@ def _ticket_problem(suite_id: str, ticket: TicketHealth | None, problems: list[P
         )
 
 
-def _auth_code(key: str, code: AuthCodeEntry, suite: SuiteState, now: float) -> AuthCodeView | None:
+@dataclass(frozen=True)
+class _Context:
+    suite_id: str
+    config: Config | None
+
+
+def _code_message(key: str, code: AuthCodeEntry, view: AuthCodeView, now: float) -> str:
+    """What happened to the code, with its attempts and when it is tried next."""
+    text = f"{code.info_type} auth code {key}: {view.status}"
+    if code.errcode is not None:
+        text += f" (errcode {code.errcode})"
+    text += f", {code.attempts} attempt(s)"
+    if code.status == "pending" and now <= code.deadline:
+        nxt = code.next_attempt_at
+        if nxt is not None and nxt < code.deadline:
+            text += f", next try {format_time(max(nxt, now))}"
+        text += f", valid until {format_time(code.deadline)}"
+    return text
+
+
+def _pending_action(code: AuthCodeEntry, ctx: _Context) -> str:
+    """The real fix for what the code waits for, named as the operator can act on it."""
+    suite, until = ctx.suite_id, format_time(code.deadline)
+    cfg = ctx.config.suite(suite) if ctx.config is not None else None
+    if code.waiting_for == "config":
+        if ctx.config is not None and cfg is None:
+            return f"add a [[suite]] for {suite} to the config, {ACTION_RELOAD}"
+        template = _CONFIG_ERRCODES.get(code.errcode or 0)
+        if template is not None:
+            return f"{template.format(suite=suite)}, {ACTION_RELOAD}"
+        return (f"give suite {suite} its suite_secret ($CREDENTIALS_DIRECTORY/{suite}"
+                f".suite_secret, or suite_secret_file in the config), {ACTION_RELOAD}")
+    if code.waiting_for == "ticket":
+        return f"waiting for a newer suite_ticket: {ACTION_TICKET}"
+    if code.waiting_for == "ip" or code.errcode == 60020:
+        return (f"whitelist our address at {WHERE['provider']}; {WHITELIST_NOTE}; "
+                f"retried every 15 s until {until}")
+    if code.waiting_for == "network":
+        base = ctx.config.wecom.base_url if ctx.config is not None else "WeCom"
+        reason = (code.error or "").split(": ", 1)[-1] or "no answer"
+        return (f"WeCom unreachable at {base}: {reason}; check this host's network, "
+                f"DNS and proxy; retried until {until}")
+    if code.waiting_for == "state":
+        return (f"the state file cannot be written ({code.error}); free disk space or fix "
+                f"the state directory; retried until {until}")
+    return f"iotwx-watch retries it until {until}; keep the daemon running"
+
+
+def _auth_code(
+    key: str, code: AuthCodeEntry, suite: SuiteState, now: float, ctx: _Context
+) -> AuthCodeView | None:
     """The view of a code still worth showing, with what to do about it; None when settled."""
     status = code.status
     level: Level
@@ -340,19 +397,13 @@ def _auth_code(key: str, code: AuthCodeEntry, suite: SuiteState, now: float) -> 
                 ACTION_NEW_CODE
             )
         else:
-            level = "warn"
-            action = (f"iotwx-watch retries it until {format_time(code.deadline)}; "
-                      "keep the daemon running")
-            if code.waiting_for == "ticket":
-                action = f"waiting for a newer suite_ticket: {ACTION_TICKET}"
+            level, action = "warn", _pending_action(code, ctx)
     else:
         if _superseded(code, suite) or now - code.updated_at > FAILED_CODE_HORIZON_S:
             return None
         level, action = "critical", ACTION_NEW_CODE
     if code.hint:
         action = f"{code.hint} ({action})" if code.hint not in action else action
-    if code.errcode == 60020:
-        action = f"whitelist our address at {WHERE['provider']}, then {action}"
     return AuthCodeView(
         key=key,
         status=status,

@@ -25,9 +25,11 @@ from iotwx_watch.wecom import WeComClient
 log = get_logger("daemon")
 
 
-# `once` stays up to this long for retries that fall due (a -1, a refreshed token),
-# rather than leaving them to the next timer run.
+# `once` stays up to this long for retries that fall due (a -1, a refreshed token, a
+# state write that failed), rather than leaving them to the next timer run.
 ONCE_RETRY_HORIZON_S = 20.0
+# At SIGTERM with the state unsaved (disk full), keep retrying the write this long.
+STOP_SAVE_S = 10.0
 
 
 def make_client(
@@ -73,25 +75,42 @@ def run_once(
 ) -> int:
     """Catch up from the saved cursors, act, save, and return the exit code.
 
-    Retries that fall due within ONCE_RETRY_HORIZON_S are waited for; later ones
-    stay pending in the ledger (with their code) for the next run, and the exit code
-    is 1 so a timer unit shows that something needs attention (e.g. a 60020).
+    Retries (and state writes that failed) that fall due within ONCE_RETRY_HORIZON_S
+    are waited for; later ones stay pending in the ledger (with their code) for the
+    next run, and the exit code is 1 so a timer unit shows that something needs
+    attention (e.g. a 60020, a full disk).
     """
     with (
         make_client(config, on_call=observers.on_call, secrets=secrets) as client,
         make_runner(config, client, observers, clock=clock) as runner,
     ):
         events = runner.batch(limit_to_snapshot=True)
-        horizon = clock() + ONCE_RETRY_HORIZON_S
-        while (due := runner.active_engine.next_due()) is not None and due <= horizon:
-            sleep(max(0.0, due - clock()))
-            runner.active_engine.tick()
-            runner.save()
+        _work_until(runner, clock() + ONCE_RETRY_HORIZON_S, clock=clock, sleep=sleep)
         engine = runner.active_engine
-        failed = engine.failed or engine.awaiting_retry
         log.info("daemon.once_done", events=events, failed=engine.failed,
-                 awaiting_retry=engine.awaiting_retry)
+                 awaiting_retry=engine.awaiting_retry, unsaved=runner.unsaved)
+    failed = engine.failed or engine.awaiting_retry or runner.unsaved
     return EXIT_ACTION_FAILED if failed else EXIT_OK
+
+
+def _next_wake(runner: Runner) -> float | None:
+    """The earliest retry worth waiting for in `once`: a code due, or a failed state write.
+    A 60020 probe is left to the next run: the operator needs longer than that."""
+    times = [runner.active_engine.next_due(ignore=("ip",))]
+    if runner.write_failure is not None:
+        times.append(runner.write_failure.next_retry_at)
+    return min((t for t in times if t is not None), default=None)
+
+
+def _work_until(
+    runner: Runner, horizon: float, *, clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    """Run the retries that fall due before ``horizon``."""
+    while (wake := _next_wake(runner)) is not None and wake <= horizon:
+        sleep(max(0.0, wake - clock()))
+        runner.active_engine.tick()
+        runner.checkpoint(acted=True)
 
 
 def status_line(runner: Runner) -> str:
@@ -152,11 +171,20 @@ def run_forever(
                 runner.batch()
                 notifier.watchdog()
                 notifier.status(status_line(runner))
+            _flush_before_exit(runner)
         finally:
             notifier.stopping()
             wakeup.stop()
-    log.info("daemon.stopped")
-    return EXIT_OK
+    log.info("daemon.stopped", unsaved=runner.unsaved)
+    return EXIT_ACTION_FAILED if runner.unsaved else EXIT_OK
+
+
+def _flush_before_exit(runner: Runner) -> None:
+    """Stopping with the state unsaved: keep trying the write for a while."""
+    deadline = time.monotonic() + STOP_SAVE_S
+    while runner.unsaved and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        runner.checkpoint(acted=True)
 
 
 def _reload(

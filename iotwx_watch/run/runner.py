@@ -4,10 +4,18 @@ Nothing here decides what to call (that is the engine) or how to read a file (th
 follower); this module only moves bytes and events between them, saves the state
 after each batch, and answers signals. Cursors are saved in the same atomic write as
 the results they led to, so a crash can repeat a read but never lose one.
+
+Saving: a batch that changed a result writes at once; a batch that only moved cursors
+(noise) writes at most every ``CURSOR_SAVE_INTERVAL_S`` and at exit, so a busy log does
+not cost an fsync per wake-up and a crash re-reads at most a few seconds of noise. A
+write that fails (disk full, I/O error) never stops the process: what was learned stays
+in memory, the write is retried with backoff, and :attr:`Runner.write_failure` says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,13 +27,36 @@ from iotwx_watch.config import Config, SourceConfig
 from iotwx_watch.engine.core import Engine
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
+from iotwx_watch.errors import StateWriteError
 from iotwx_watch.events import Event
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.state.store import State, StateStore
+from iotwx_watch.state.model import State
+from iotwx_watch.state.store import StateStore
 
 log = get_logger("runner")
+
+CURSOR_SAVE_INTERVAL_S = 5.0
+WRITE_RETRY_BASE_S = 1.0
+WRITE_RETRY_CAP_S = 30.0
+
+
+@dataclass
+class WriteFailure:
+    """The state could not be written since ``since``; retried at ``next_retry_at``."""
+
+    since: float
+    error: str
+    attempts: int = 1
+    next_retry_at: float = 0.0
+
+
+def _snapshot(state: State) -> str:
+    """The state as text, without ``updated_at``: independent of the live objects."""
+    data = state.to_json()
+    data.pop("updated_at", None)
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 class BatchHook(Protocol):
@@ -111,7 +142,11 @@ class Runner:
         self.batches = 0
         self.last_batch_at: float | None = None
         self.last_event_at: float | None = None
-        self._saved_snapshot: dict[str, Any] | None = None
+        self.write_failure: WriteFailure | None = None
+        self.cursor_save_interval_s = CURSOR_SAVE_INTERVAL_S
+        self._saved_snapshot: str | None = None
+        self._saved_cursors: dict[str, dict[str, Any]] = {}
+        self._last_write_at = float("-inf")
         self._stack = ExitStack()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -119,16 +154,25 @@ class Runner:
         """Take the lock, load the state, recover interrupted work, open the sources."""
         self._stack.enter_context(self.store.lock())
         self.state = self.store.load()
-        self._saved_snapshot = self._snapshot()
+        self._saved_snapshot = _snapshot(self.state)
+        self._saved_cursors = _copy_cursors(self.state)
         self.engine = self._make_engine()
         self.engine.recover()
         self.readers = [self._make_reader(source) for source in self.config.sources]
 
     def close(self) -> None:
-        for reader in self.readers:
-            reader.close()
-        self.readers = []
-        self._stack.close()
+        """Save what is unsaved (cursors included), then release the files and the lock."""
+        try:
+            if self.engine is not None:
+                self.checkpoint(acted=True)
+        finally:
+            for reader in self.readers:
+                reader.close()
+            self.readers = []
+            self._stack.close()
+        if self.write_failure is not None:
+            log.critical("runner.unsaved_at_exit", path=str(self.store.path),
+                         since=self.write_failure.since, error=self.write_failure.error)
 
     def __enter__(self) -> Runner:
         self.open()
@@ -179,7 +223,8 @@ class Runner:
         self.config = config
         self.readers = [self._make_reader(source) for source in config.sources]
         self.engine = self._make_engine()
-        self.save()
+        self.engine.retry_now("reload")
+        self.checkpoint(acted=True)
         log.info("runner.reloaded", sources=len(self.readers), suites=len(config.suites))
 
     # -- work ------------------------------------------------------------------------
@@ -201,8 +246,8 @@ class Runner:
             cursor = reader.cursor()
             if cursor is not None:
                 self.state.sources[reader.config.path] = cursor.to_json()
-        engine.tick()
-        self.save()
+        attempts = engine.tick()
+        self.checkpoint(acted=count > 0 or attempts > 0)
         self.batches += 1
         self.last_batch_at = self.clock()
         if count:
@@ -214,21 +259,77 @@ class Runner:
                 log.exception("runner.observer_failed", observer=type(observer).__name__)
         return count
 
-    def _snapshot(self) -> dict[str, Any]:
-        snapshot = self.state.to_json()
-        snapshot.pop("updated_at", None)
-        return snapshot
-
     def save(self) -> None:
-        """Write the state if it changed since the last write."""
-        snapshot = self._snapshot()
+        """Write the state now if it changed since the last write.
+
+        Raises :class:`StateWriteError` when the write fails (the engine's claim before a
+        WeCom call needs to know); the failure is also kept in :attr:`write_failure`.
+        """
+        snapshot = _snapshot(self.state)
         if snapshot == self._saved_snapshot:
+            self._write_recovered()
             return
-        self.store.save(self.state)
+        now = self.clock()
+        try:
+            self.store.save(self.state)
+        except StateWriteError as exc:
+            self._write_failed(str(exc), now)
+            raise
         self._saved_snapshot = snapshot
+        self._saved_cursors = _copy_cursors(self.state)
+        self._last_write_at = now
+        self._write_recovered()
+
+    def checkpoint(self, *, acted: bool) -> None:
+        """After a batch: results are saved at once, cursor-only progress now and then.
+
+        Never raises: a failed write is retried at the next checkpoint after its backoff.
+        """
+        now = self.clock()
+        failure = self.write_failure
+        if failure is not None and now < failure.next_retry_at and not acted:
+            return
+        cursors_moved = self.state.sources != self._saved_cursors
+        due = now - self._last_write_at >= self.cursor_save_interval_s
+        if acted or failure is not None or (cursors_moved and due):
+            with contextlib.suppress(StateWriteError):  # kept in write_failure; retried
+                self.save()
+
+    @property
+    def unsaved(self) -> bool:
+        """True while something learned exists only in memory."""
+        return self.write_failure is not None
+
+    def _write_failed(self, error: str, now: float) -> None:
+        failure = self.write_failure
+        if failure is None:
+            failure = self.write_failure = WriteFailure(since=now, error=error)
+        else:
+            failure.attempts += 1
+            failure.error = error
+        delay = min(WRITE_RETRY_BASE_S * 2.0 ** min(failure.attempts - 1, 16), WRITE_RETRY_CAP_S)
+        failure.next_retry_at = now + delay
+        log.critical("runner.state_write_failed", path=str(self.store.path), error=error,
+                     attempts=failure.attempts, retry_in_s=delay)
+
+    def _write_recovered(self) -> None:
+        if self.write_failure is not None:
+            log.warning("runner.state_write_recovered", path=str(self.store.path),
+                        attempts=self.write_failure.attempts)
+            self.write_failure = None
 
     def seconds_until_due(self, default: float) -> float:
+        """How long the loop may sleep: until a code is due, a write retry, or ``default``."""
+        times = [self.clock() + default]
         due = self.active_engine.next_due()
-        if due is None:
-            return default
-        return max(0.0, min(default, due - self.clock()))
+        if due is not None:
+            times.append(due)
+        if self.write_failure is not None:
+            times.append(self.write_failure.next_retry_at)
+        elif self.state.sources != self._saved_cursors:
+            times.append(self._last_write_at + self.cursor_save_interval_s)
+        return max(0.0, min(times) - self.clock())
+
+
+def _copy_cursors(state: State) -> dict[str, dict[str, Any]]:
+    return {path: dict(cursor) for path, cursor in state.sources.items()}

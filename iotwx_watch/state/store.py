@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from iotwx_watch.errors import StateError, StateLockedError
+from iotwx_watch.errors import StateError, StateLockedError, StateWriteError
 from iotwx_watch.log import get_logger
 from iotwx_watch.state.model import (
     AUTH_CODE_TTL_S,
@@ -140,10 +140,10 @@ class StateStore:
         """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir."""
         state.updated_at = self._clock()
         text = dumps(state).encode("utf-8")
-        self._ensure_dir()
         directory = self.path.parent
         tmp: str | None = None
         try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), 0o600)
@@ -156,7 +156,7 @@ class StateStore:
             tmp = None
             _fsync_dir(directory)
         except OSError as exc:
-            raise StateError(f"cannot write state file {self.path}: {exc}") from exc
+            raise StateWriteError(f"cannot write state file {self.path}: {exc}") from exc
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):

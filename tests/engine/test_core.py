@@ -162,16 +162,34 @@ def test_a_recently_missed_code_is_reported(rig: Rig) -> None:
     assert rig.engine.failed
 
 
-def test_code_for_a_suite_without_secret_fails_without_a_call() -> None:
-    """No suite_secret configured (or no client at all): failed with a clear error, no call."""
+def test_code_for_a_suite_without_secret_waits_for_the_config() -> None:
+    """No suite_secret: no call, the code waits (not failed); once the secret is configured
+    and the engine reloaded, it is redeemed at once."""
     rig = Rig(clock=Clock(T0), api=FakeApi(), suites=(SuiteConfig(SUITE),))
     rig.handle(ticket(T0), code())
     assert [] == rig.fake.calls
-    assert "suite has no suite_secret configured; no call was made" == rig.entry()["error"]
-    no_api = Rig(clock=Clock(T0), api=None)
-    no_api.handle(ticket(T0), code())
-    assert ("failed", "no WeCom client available; no call was made") == (
-        no_api.entry()["status"], no_api.entry()["error"])
+    entry = rig.entry()
+    assert ("pending", "config", f"suite {SUITE} has no suite_secret; no call was made") == (
+        entry["status"], entry["waiting_for"], entry["error"])
+    assert not rig.engine.failed
+    rig.clock.advance(120)
+    rig.suites = (SuiteConfig(SUITE, SECRET),)
+    rig.engine = rig.new_engine()
+    rig.engine.retry_now("reload")
+    rig.engine.tick()
+    assert "redeemed" == rig.entry()["status"]
+    assert 1 == [c[0] for c in rig.fake.calls].count("get_permanent_code")
+
+
+def test_code_waiting_for_config_expires_at_its_deadline() -> None:
+    """A code whose cause is never fixed is expired once its ten minutes are over."""
+    rig = Rig(clock=Clock(T0), api=None)
+    rig.handle(ticket(T0), code())
+    assert ("pending", "config") == (rig.entry()["status"], rig.entry()["waiting_for"])
+    assert T0 + 600 == rig.engine.next_due()
+    rig.clock.advance(600)
+    rig.engine.tick()
+    assert "expired" == rig.entry()["status"]
 
 
 def test_manual_redeem_uses_the_same_ledger(rig: Rig) -> None:

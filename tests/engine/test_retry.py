@@ -97,23 +97,54 @@ def test_backoff_is_capped_and_stops_at_the_deadline(rig: Rig) -> None:
     assert rig.engine.failed
 
 
-def test_60020_records_our_ip_and_retries_a_minute_later(rig: Rig) -> None:
-    """60020: our address goes under blocked_ips as provider; the retry waits at least 60 s."""
+def test_60020_records_our_ip_and_probes_every_15_s(rig: Rig) -> None:
+    """60020: our address goes under blocked_ips as provider; the code is probed 15 s later."""
     rig.fake.redeem_faults.append(blocked())
     rig.handle(ticket(T0), code())
     ip = rig.state.to_json()["blocked_ips"]["203.0.113.7"]
     assert {"whitelist": "provider", "first_seen": "2026-11-28T08:00:00Z",
             "last_seen": "2026-11-28T08:00:00Z", "count": 1, "call": "get_permanent_code"} == ip
     assert [("ip_to_whitelist", "provider")] == [(n.kind, n.whitelist) for n in rig.notices]
-    assert T0 + 60 == rig.engine.next_due()
-    rig.clock.advance(59)
+    assert ("pending", "ip") == (rig.entry()["status"], rig.entry()["waiting_for"])
+    assert T0 + 15 == rig.engine.next_due()
+    rig.clock.advance(14)
     rig.engine.tick()
     assert 2 == len(rig.fake.calls)
     rig.clock.advance(1)
     rig.engine.tick()
     assert "redeemed" == rig.entry()["status"]
-    assert "2026-11-28T08:01:00Z" == rig.state.to_json()["blocked_ips"]["203.0.113.7"][
+    assert 2 == rig.entry()["attempts"]
+    assert "2026-11-28T08:00:15Z" == rig.state.to_json()["blocked_ips"]["203.0.113.7"][
         "resolved_at"]
+
+
+def test_a_provider_block_is_probed_with_one_call_for_all_codes(rig: Rig) -> None:
+    """Five codes held by 60020 cost one call per probe; the first success frees them all."""
+    codes = [f"code-{n}-abcdefgh" for n in range(5)]
+    rig.fake.token_faults += [blocked(), blocked(), blocked()]
+    rig.handle(ticket(T0), *(code(c) for c in codes))
+    assert 1 == len(rig.fake.calls)
+    rig.clock.advance(15)
+    rig.engine.tick()
+    assert 2 == len(rig.fake.calls)
+    rig.clock.advance(15)
+    rig.engine.tick()
+    assert 3 == len(rig.fake.calls)
+    rig.clock.advance(15)
+    rig.engine.tick()
+    assert ["redeemed"] * 5 == [rig.entry(c)["status"] for c in codes]
+    redeems = [call for call in rig.fake.calls if call[0] == "get_permanent_code"]
+    assert sorted(codes) == sorted(value for _, value in redeems)
+
+
+def test_retry_now_ignores_the_backoff(rig: Rig) -> None:
+    """After a fix (once, reload) a waiting code is tried at once, not at its backoff time."""
+    rig.fake.redeem_faults.append(blocked())
+    rig.handle(ticket(T0), code())
+    rig.clock.advance(3)
+    assert 1 == rig.engine.retry_now("reload")
+    rig.engine.tick()
+    assert "redeemed" == rig.entry()["status"]
 
 
 def test_60020_from_a_new_address_is_an_egress_change(rig: Rig) -> None:
@@ -127,20 +158,27 @@ def test_60020_from_a_new_address_is_an_egress_change(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize("errcode", [40080, 40083])
-def test_config_error_is_final_and_the_secret_is_not_resent(rig: Rig, errcode: int) -> None:
-    """A rejected suite_secret fails the code, and is not sent again, even after a restart."""
+def test_config_error_waits_and_the_secret_is_not_resent(rig: Rig, errcode: int) -> None:
+    """A rejected suite_secret holds the codes (not failed) and is not sent again, even after
+    a restart; a corrected secret and a reload redeem every held code."""
     rig.fake.token_faults.append(WeComError(errcode, "invalid suite_secret"))
     rig.handle(ticket(T0), code("code-one-111111"), code("code-two-222222"))
     rig.state = State.from_json(json.loads(json.dumps(rig.state.to_json())))
-    rig.new_engine().handle([code("code-three-3333")])
+    rig.engine = rig.new_engine()
+    rig.engine.recover()
+    rig.handle(code("code-three-3333"))
     assert [("get_suite_token", f"ticket-{T0}")] == rig.fake.calls
-    assert ["failed", "failed", "failed"] == [
-        rig.entry(c)["status"] for c in ("code-one-111111", "code-two-222222", "code-three-3333")]
+    held = ("code-one-111111", "code-two-222222", "code-three-3333")
+    assert [("pending", "config")] * 3 == [
+        (rig.entry(c)["status"], rig.entry(c)["waiting_for"]) for c in held]
     assert errcode == rig.entry("code-three-3333")["errcode"]
-    assert rig.engine.failed
+    assert not rig.engine.failed
     rig.suites = (SuiteConfig(SUITE, "a-corrected-secret"),)
-    rig.new_engine().handle([code("code-four-44444")])
-    assert "redeemed" == rig.entry("code-four-44444")["status"]
+    rig.clock.advance(60)
+    rig.engine = rig.new_engine()
+    rig.engine.retry_now("reload")
+    rig.engine.tick()
+    assert ["redeemed"] * 3 == [rig.entry(c)["status"] for c in held]
 
 
 def test_dead_code_is_not_retried(rig: Rig) -> None:

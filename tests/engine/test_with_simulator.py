@@ -127,7 +127,7 @@ def test_reset_permanent_code_then_cancel_auth(world: World) -> None:
 
 
 def test_60020_then_unblocked(world: World) -> None:
-    """Blocked: our IP is recorded for the provider whitelist; a minute later the retry works."""
+    """Blocked: our IP is recorded for the provider whitelist; the next probe (15 s) works."""
     world.sim.block_ip("127.0.0.1", report_as="198.51.100.23")
     code = world.code("wwCorpOne")
     world.handle(world.ticket(), code)
@@ -136,7 +136,7 @@ def test_60020_then_unblocked(world: World) -> None:
     assert ("provider", 1, "get_suite_token") == (
         blocked["whitelist"], blocked["count"], blocked["call"])
     world.sim.unblock_ip()
-    world.clock.advance(59)
+    world.clock.advance(14)
     world.engine.tick()
     assert 1 == len(world.sim.calls)
     world.clock.advance(1)
@@ -198,13 +198,16 @@ def test_expired_code_is_recorded_without_a_call(world: World) -> None:
 
 
 def test_wrong_suite_secret_is_sent_once(world: World) -> None:
-    """40080: the code fails, and later codes do not resend the rejected secret."""
+    """40080: the codes wait for a corrected config, and the rejected secret is not resent."""
     world.sim.add_suite(SUITE_A, "the-secret-was-rotated")
     first, second = world.code("wwCorpOne"), world.code("wwCorpTwo")
     world.handle(world.ticket(), first, second)
+    world.engine.retry_now("start")
+    world.engine.tick()
     assert [40080] == world.errcodes("get_suite_token")
-    assert ["failed", "failed"] == [world.entry(c)["status"] for c in (first, second)]
-    assert world.engine.failed
+    assert [("pending", "config")] * 2 == [
+        (world.entry(c)["status"], world.entry(c)["waiting_for"]) for c in (first, second)]
+    assert not world.engine.failed
 
 
 def test_restart_after_a_crash_mid_call_does_not_resend(world: World) -> None:
