@@ -1,7 +1,7 @@
 """What the extractors find in the logs: immutable events with their source position.
 
 The JSON form (:func:`event_to_json`) is the ``iotwx-watch parse`` contract in
-DESIGN.md; change it only by adding keys. Secret-bearing fields are ``repr=False`` so
+docs/architecture.md; change it only by adding keys. Secret-bearing fields are ``repr=False`` so
 an event printed in a log or traceback never shows them.
 """
 
@@ -88,7 +88,7 @@ def _source_json(source: SourcePosition | None) -> dict[str, Any] | None:
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    """The event as ``iotwx-watch parse`` prints it (DESIGN.md, Contracts)."""
+    """The event as ``iotwx-watch parse`` prints it (docs/architecture.md)."""
     body: dict[str, Any]
     match event:
         case SuiteTicket():

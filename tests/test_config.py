@@ -38,7 +38,7 @@ def test_defaults_from_an_empty_config() -> None:
 
 
 def test_full_config_round_trip(tmp_path: Path) -> None:
-    """Every documented key of DESIGN.md's example config is read."""
+    """Every key of a full config is read, a secret from its _file."""
     secret_file = tmp_path / "dk1.secret"
     secret_file.write_text("from-a-file\n")
     path = write(

@@ -15,7 +15,7 @@ SRC = SourcePosition("/logs/receive.log", 42)
 
 
 def test_suite_ticket_json() -> None:
-    """suite_ticket events print exactly the DESIGN.md keys."""
+    """suite_ticket events print exactly the documented keys."""
     event = SuiteTicket("dk1", "TICKET", 1704421425, SRC)
     assert {
         "type": "suite_ticket",
@@ -41,7 +41,7 @@ def test_auth_code_json() -> None:
 
 
 def test_auth_change_and_blocked_ip_json() -> None:
-    """auth_change and blocked_ip events print their DESIGN.md keys; no source is null."""
+    """auth_change and blocked_ip events print their documented keys; no source is null."""
     assert {
         "type": "auth_change",
         "info_type": "cancel_auth",

@@ -1,7 +1,7 @@
 """`parse`: a dry run of the extractors over whole files (no HTTP, no state).
 
 Runs the same extractor as the daemon (via :func:`iter_file_events`), prints each
-event as one JSON object per line on stdout (DESIGN.md, Contracts) and, with
+event as one JSON object per line on stdout (docs/architecture.md) and, with
 ``--stats``, the counters on stderr, the way ``fail2ban-regex`` shows what a filter
 would match.
 """

@@ -1,6 +1,6 @@
 """Suite credentials for the engine: the newest ticket per suite and the cached suite token.
 
-The rules (wecom.md §1, §8): always use the newest ticket by TimeStamp, usable 30
+The rules (docs/wecom.md, "Lifetimes"): always use the newest ticket by TimeStamp, usable 30
 minutes; cache the suite_access_token ("不可频繁获取") until it nearly expires; on
 40085 mark the ticket rejected and wait for the next push; and never resend a
 suite_secret WeCom refused (repeated wrong secrets get the IP banned for an hour):

@@ -2,8 +2,8 @@
 
 Command callbacks (suite_ticket, create_auth, ...) reach receive.log encrypted; the
 extractor needs the plaintext to find tickets and auth codes. The algorithm is
-WeCom's, see wecom.md §4: ``sha1(sorted(token, timestamp, nonce, encrypt))`` signs
-the envelope; ``AES-256-CBC(key, iv=key[:16])`` over
+WeCom's (docs/wecom.md, "Callback encryption"): ``sha1(sorted(token, timestamp,
+nonce, encrypt))`` signs the envelope; ``AES-256-CBC(key, iv=key[:16])`` over
 ``random(16) + len(4, big-endian) + msg + receiveid``, PKCS#7-padded to 32 bytes.
 
 Pure: no IO, no clock, no logging. Every rejection is a :class:`CryptoError` whose
@@ -56,7 +56,7 @@ class CallbackCrypto:
     """Verify, decrypt and encrypt callback envelopes for one (token, key, receiveid).
 
     ``receiveid`` is the suite id for command callbacks and the corp id for data
-    callbacks (wecom.md §4.2); it is checked against the id inside the ciphertext.
+    callbacks (docs/wecom.md); it is checked against the id inside the ciphertext.
     """
 
     def __init__(self, token: str, encoding_aes_key: str, receiveid: str) -> None:

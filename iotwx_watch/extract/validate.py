@@ -1,7 +1,7 @@
 """What a value must look like before it may become an event (and so, maybe, a WeCom call).
 
 WeCom documents its ids, tickets and codes as short ASCII tokens of at most 512 bytes
-(wecom.md §1, §3). Anything else in a log (a truncated line, binary junk, a hostile
+(docs/wecom.md). Anything else in a log (a truncated line, binary junk, a hostile
 line crafted to smuggle text into a request) is rejected here, and the caller counts
 the rejection; nothing in this module raises.
 """

@@ -51,7 +51,7 @@ class Cursor:
         return FileId(self.dev, self.inode)
 
     def to_json(self) -> dict[str, Any]:
-        """The state file's ``sources`` entry (DESIGN.md: dev, inode, offset, plus hashes)."""
+        """The state file's ``sources`` entry (docs/following.md, "The cursor")."""
         return {
             "dev": self.dev,
             "inode": self.inode,

@@ -1,4 +1,4 @@
-"""Schema 1 of the state file (DESIGN.md) as typed, mutable dataclasses.
+"""Schema 1 of the state file (docs/state.md) as typed, mutable dataclasses.
 
 Times are epoch seconds (floats) in memory and ISO-8601 UTC ("2026-11-28T14:00:00Z")
 in the file. Keys this version does not know are kept in each entry's ``extra`` and

@@ -25,7 +25,7 @@ def parse(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_prints_events_as_json_lines_in_log_order() -> None:
-    """Each event is one JSON object per line, exactly as DESIGN.md shows it."""
+    """Each event is one JSON object per line, exactly as docs/architecture.md shows it."""
     path = str(SAMPLES / "receive.log")
     done = parse("parse", path)
     assert 0 == done.returncode, done.stderr

@@ -1,4 +1,4 @@
-"""Tests for iotwx_watch.extract.crypto against WeCom's official vectors (wecom.md §4)."""
+"""Tests for iotwx_watch.extract.crypto against the published vectors of docs/wecom.md."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from iotwx_watch.errors import ConfigError, CryptoError
 from iotwx_watch.extract.crypto import CallbackCrypto
 
-# §4.4 official set A
+# Set A (official)
 A_TOKEN = "QDG6eK"
 A_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 A_ID = "wx5823bf96d3bd56c7"
@@ -52,7 +52,7 @@ A3_PLAINTEXT = (
     b'"MsgType":"text","Content":"hello","MsgId":4561255354251345929,"AgentID": 218}'
 )
 
-# §4.5 official set B
+# Set B (official)
 B_TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 B_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 B_ID = "ww1436e0e65a779aee"
@@ -79,7 +79,7 @@ B3_PLAINTEXT = (
     b' "MsgType": "text", "Content": "hello", "MsgId": 4561255354251345929, "AgentID": 218}'
 )
 
-# §4.6 wechatpy set W
+# Set W (wechatpy)
 W_TOKEN = "123456"
 W_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 W_ID = "wx49f0ab532d5d035a"
@@ -107,7 +107,7 @@ W3_ENCRYPT = (
     "pvWTT4dShyqio7mlsl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0="
 )
 
-# §4.7 self-generated suite_ticket vector
+# The suite_ticket vector (self-generated)
 S_ID = "ww4asffe99e54c0fxxxx"
 S_PLAINTEXT = (
     b"<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId>"
@@ -283,7 +283,7 @@ def test_w3_decrypt_with_one_byte_pad() -> None:
 
 
 def test_suite_ticket_vector_round_trips() -> None:
-    """§4.7: the suite_ticket vector decrypts with receiveid = suite id, and re-encrypts exactly."""
+    """The suite_ticket vector decrypts with receiveid = suite id, and re-encrypts exactly."""
     crypto = CallbackCrypto(A_TOKEN, A_KEY, S_ID)
     decrypted = crypto.decrypt(**S._asdict())
     encrypted = crypto.encrypt(

@@ -21,7 +21,7 @@ def sample_cursor() -> Cursor:
 
 
 def test_cursor_json_round_trip_has_design_keys() -> None:
-    """to_json holds dev/inode/offset (DESIGN.md) and from_json restores the cursor."""
+    """to_json holds dev/inode/offset (docs/following.md) and from_json restores the cursor."""
     cursor = sample_cursor()
     data = cursor.to_json()
     design_keys = {k: data[k] for k in ("dev", "inode", "offset")}

@@ -98,7 +98,7 @@ def test_schema_1_round_trips_with_unknown_keys(tmp_path: Path) -> None:
 
 
 def test_model_writes_design_shape(tmp_path: Path) -> None:
-    """A state built in code is written in DESIGN.md's shape; optional keys only when set."""
+    """A state built in code is written in docs/state.md's shape; optional keys only when set."""
     state = State()
     suite = state.suite("dk1")
     suite.suite_ticket = TicketEntry("tkt", 1704421425, received_at=T0)
