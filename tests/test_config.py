@@ -7,7 +7,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from iotwx_watch.config import (
     Config,
@@ -231,3 +233,71 @@ def test_parse_config_reads_no_file_by_itself(tmp_path: Path) -> None:
     suite = config.suite("dk1")
     assert suite is not None
     assert "secret-value" == suite.suite_secret
+
+
+# -- property tests: whatever the file holds, one ConfigError or a Config ---------------
+
+_KEYS = {
+    None: ["state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
+           "log_level", "wecom", "suite", "source", "pattern", "metrics", "notify", "junk"],
+    "wecom": ["base_url", "timeout_s", "permanent_code_api", "junk"],
+    "suite": ["suite_id", "suite_secret", "suite_secret_file", "token", "encoding_aes_key",
+              "junk"],
+    "source": ["kind", "path", "rotated_glob", "junk"],
+    "pattern": ["kind", "regex", "info_type", "junk"],
+    "metrics": ["textfile", "listen", "junk"],
+    "notify": ["kind", "url", "url_file", "min_interval_s", "junk"],
+}
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
+    st.sampled_from(["callback", "policy_engine", "end", "poll", "v2", "webhook",
+                     "wecom_robot", "https://qyapi.weixin.qq.com", "http://127.0.0.1:1",
+                     "(?P<ip>x)", "[", "127.0.0.1:0", "dk1", "/dev/zero"]),
+)
+
+
+def _table(where: str | None) -> st.SearchStrategy[dict[str, Any]]:
+    keys = st.sampled_from(_KEYS[where])
+    return st.dictionaries(keys, _SCALARS | st.lists(_SCALARS, max_size=3), max_size=6)
+
+
+_CONFIGS = st.fixed_dictionaries({}, optional={
+    "state_file": _SCALARS, "start": _SCALARS, "watch": _SCALARS, "poll_interval_s": _SCALARS,
+    "max_line_bytes": _SCALARS, "log_level": _SCALARS, "junk": _SCALARS,
+    "wecom": _table("wecom") | _SCALARS, "metrics": _table("metrics") | _SCALARS,
+    "suite": st.lists(_table("suite") | _SCALARS, max_size=3) | _SCALARS,
+    "source": st.lists(_table("source"), max_size=3),
+    "pattern": st.lists(_table("pattern"), max_size=2),
+    "notify": st.lists(_table("notify"), max_size=2),
+})
+
+
+def _no_files(path: Path, what: str) -> str:
+    raise ConfigError(f"{what}: not read in this test")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CONFIGS)
+def test_any_config_shape_gives_a_config_or_one_config_error(data: dict[str, Any]) -> None:
+    """Wrong types, nan, huge numbers, unknown keys: parse_config raises only ConfigError."""
+    try:
+        config = parse_config(data, read_secret=_no_files)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert isinstance(config, Config)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300) | st.text(max_size=300).map(lambda s: s.encode("utf-8")))
+def test_any_bytes_as_a_config_file_give_one_config_error(tmp_path: Path, raw: bytes) -> None:
+    """Arbitrary bytes in the config file: a Config or one ConfigError, never a traceback."""
+    path = tmp_path / "fuzz.toml"
+    path.write_bytes(raw)
+    path.chmod(0o600)
+    try:
+        load_config(path, env={})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)

@@ -99,12 +99,15 @@ class Follower(FileOpener):
                 self._finish(of, out)
         except OSError as exc:  # EIO, ESTALE on NFS...: keep what was read, retry next time
             self.stats["read_errors"] += 1
+            self.read_problem = (exc.strerror or type(exc).__name__, exc.errno)
             if exc.errno != self._last_errno:
                 _log.warning("follow.read_failed", path=self.path, errno=exc.errno,
                              error=exc.strerror)
             self._last_errno = exc.errno
         else:
             self._last_errno = None
+            if self._cur is not None:
+                self.read_problem = None
         return out.chunks
 
     def cursor_at(self, offset: int) -> Cursor | None:

@@ -48,6 +48,8 @@ class FileOpener:
         self._finished: dict[FileId, tuple[int, int]] = {}
         self._first_open = True
         self._waiting_logged = False
+        # Why the log cannot be read right now (not a missing file): "<strerror>", errno.
+        self.read_problem: tuple[str, int | None] | None = None
 
     def _open_next(self) -> bool:
         """Make ``_cur`` the next file to read: a queued rotated one, else the path."""
@@ -70,10 +72,14 @@ class FileOpener:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:  # missing file or directory, no permission yet
+            if not isinstance(exc, FileNotFoundError):
+                self.read_problem = (exc.strerror or type(exc).__name__, exc.errno)
             if not self._waiting_logged:
-                _log.info("follow.waiting_for_file", path=self.path, reason=type(exc).__name__)
+                log = _log.warning if self.read_problem else _log.info
+                log("follow.waiting_for_file", path=self.path, reason=type(exc).__name__)
                 self._waiting_logged = True
             return None
+        self.read_problem = None
         if self._waiting_logged:
             _log.info("follow.file_appeared", path=self.path)
             self._waiting_logged = False

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from iotwx_watch.config import Config, SourceConfig, SourceKind
-from iotwx_watch.state.model import AuthCodeEntry, BlockedIpEntry, State, SuiteState, format_time
+from iotwx_watch.state.model import (
+    SOURCE_ERRORS,
+    AuthCodeEntry,
+    BlockedIpEntry,
+    State,
+    SuiteState,
+    format_time,
+)
 
 Level = Literal["ok", "warn", "critical"]
 LEVEL_RANK: dict[str, int] = {"ok": 0, "warn": 1, "critical": 2}
@@ -26,6 +33,9 @@ LEVEL_RANK: dict[str, int] = {"ok": 0, "warn": 1, "critical": 2}
 TICKET_WARN_S = 20 * 60
 TICKET_CRITICAL_S = 30 * 60
 SOURCE_STALE_S = 30 * 60  # a callback log gets a ticket every 10 minutes per suite
+# A log ahead of the saved position with no state write for this long is not being read
+# (the daemon saves cursor progress every few seconds; a timer's `once` every run).
+SOURCE_BEHIND_S = 120
 BLOCKED_IP_QUIET_S = 24 * 3600  # no 60020 for a day: the address was most likely whitelisted
 FAILED_CODE_HORIZON_S = 7 * 24 * 3600  # older failures are history, not a task
 
@@ -153,6 +163,8 @@ class SourceObservation:
     size: int | None = None
     mtime: float | None = None
     offset: int | None = None
+    same_file: bool = True  # the saved position belongs to the file now at the path
+    read_error: Mapping[str, Any] | None = None  # why the daemon could not read it
 
 
 @dataclass(frozen=True)
@@ -194,18 +206,23 @@ def worst(levels: Iterable[Level]) -> Level:
 def observe_sources(sources: Sequence[SourceConfig], state: State) -> list[SourceObservation]:
     """Stat every configured log (the imperative part; :func:`health` stays pure)."""
     seen: list[SourceObservation] = []
+    errors = state.extra.get(SOURCE_ERRORS)
+    errors = errors if isinstance(errors, dict) else {}
     for source in sources:
         cursor = state.sources.get(source.path) or {}
         offset = cursor.get("offset")
         offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else None
+        error = errors.get(source.path)
+        error = error if isinstance(error, dict) else None
         try:
             st = os.stat(source.path)
         except OSError:
-            seen.append(SourceObservation(source.path, source.kind, False, offset=offset))
+            seen.append(SourceObservation(source.path, source.kind, False, offset=offset,
+                                          read_error=error))
             continue
-        seen.append(
-            SourceObservation(source.path, source.kind, True, st.st_size, st.st_mtime, offset)
-        )
+        same = (cursor.get("dev"), cursor.get("inode")) == (st.st_dev, st.st_ino)
+        seen.append(SourceObservation(source.path, source.kind, True, st.st_size, st.st_mtime,
+                                      offset, same_file=same, read_error=error))
     return seen
 
 
@@ -242,7 +259,15 @@ def assess(
                     f"{view.where}; {WHITELIST_NOTE}",
                 )
             )
-    source_health = [_source_health(obs, now, problems) for obs in sources]
+    if config is not None and not config.sources:
+        problems.append(Problem(
+            "no_sources", "critical", "config:no_sources",
+            "the config names no [[source]]: iotwx-watch watches nothing",
+            "add a [[source]] for receive.log (kind = \"callback\") and one for "
+            f"policy_engine.log, {ACTION_RELOAD}"))
+    behind_since = state.updated_at
+    source_health = [_source_health(obs, now, problems, behind_since, config)
+                     for obs in sources]
     return HealthReport(
         now=now,
         state_updated_at=state.updated_at,
@@ -460,14 +485,42 @@ def _blocked_ips(ip: str, entry: BlockedIpEntry, now: float) -> list[BlockedIpVi
     ]
 
 
-def _source_health(obs: SourceObservation, now: float, problems: list[Problem]) -> SourceHealth:
+def _source_health(
+    obs: SourceObservation, now: float, problems: list[Problem], state_updated_at: float | None,
+    config: Config | None,
+) -> SourceHealth:
     key = f"source:{obs.path}"
+    if obs.read_error is not None:
+        uid = obs.read_error.get("uid")
+        problems.append(
+            Problem("source_unreadable", "critical", key,
+                    f"iotwx-watch (uid {uid}) cannot read {obs.kind} log {obs.path}: "
+                    f"{obs.read_error.get('error')} (since {obs.read_error.get('since')})",
+                    f"give uid {uid} read access to {obs.path} and its directories (e.g. the "
+                    "file's group in SupplementaryGroups= of the unit, or a logrotate "
+                    "'create' mode that keeps it readable), then `systemctl restart "
+                    "iotwx-watch`")
+        )
+        return SourceHealth(obs, "critical")
     if not obs.exists:
         problems.append(
             Problem("source_missing", "warn", key, f"{obs.kind} log {obs.path} does not exist",
                     "check the path in the config and that the writer is running")
         )
         return SourceHealth(obs, "warn")
+    behind = _bytes_behind(obs)
+    poll = config.poll_interval_s if config is not None else 2.0
+    quiet_for = now - state_updated_at if state_updated_at is not None else None
+    if behind and (quiet_for is None or quiet_for > max(SOURCE_BEHIND_S, 3 * poll)):
+        since = format_time(state_updated_at) if state_updated_at is not None else "never"
+        problems.append(
+            Problem("source_not_read", "critical", key,
+                    f"iotwx-watch is not reading {obs.path} ({behind} bytes behind; state "
+                    f"last written {since}); is the service running?",
+                    "systemctl status iotwx-watch (or the timer: systemctl list-timers "
+                    "iotwx-watch-once); journalctl -u iotwx-watch for why it stopped")
+        )
+        return SourceHealth(obs, "critical")
     if obs.kind == "callback" and obs.mtime is not None and now - obs.mtime > SOURCE_STALE_S:
         problems.append(
             Problem("source_stalled", "warn", key,
@@ -477,3 +530,12 @@ def _source_health(obs: SourceObservation, now: float, problems: list[Problem]) 
         return SourceHealth(obs, "warn")
     return SourceHealth(obs, "ok")
 
+
+
+def _bytes_behind(obs: SourceObservation) -> int:
+    """How far the file at the path is ahead of the saved position (0 if not known)."""
+    if obs.size is None:
+        return 0
+    if obs.offset is None:
+        return obs.size  # never read at all
+    return obs.size - obs.offset if obs.same_file and obs.size > obs.offset else 0

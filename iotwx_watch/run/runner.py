@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from iotwx_watch.events import Event
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.state.model import State
+from iotwx_watch.state.model import SOURCE_ERRORS, State, format_time
 from iotwx_watch.state.store import StateStore
 
 log = get_logger("runner")
@@ -246,6 +247,7 @@ class Runner:
             cursor = reader.cursor()
             if cursor is not None:
                 self.state.sources[reader.config.path] = cursor.to_json()
+            self._note_read_problem(reader)
         attempts = engine.tick()
         self.checkpoint(acted=count > 0 or attempts > 0)
         self.batches += 1
@@ -258,6 +260,23 @@ class Runner:
             except Exception:  # an observer must never stop the pipeline
                 log.exception("runner.observer_failed", observer=type(observer).__name__)
         return count
+
+    def _note_read_problem(self, reader: SourceReader) -> None:
+        """Keep in the state why a log cannot be read (e.g. permissions), for `status`,
+        which may run as another user and could read the file itself."""
+        path = reader.config.path
+        problems = self.state.extra.get(SOURCE_ERRORS)
+        problems = problems if isinstance(problems, dict) else {}
+        problem = reader.follower.read_problem
+        if problem is None:
+            problems.pop(path, None)
+        elif (problems.get(path) or {}).get("error") != problem[0]:
+            problems[path] = {"error": problem[0], "errno": problem[1], "uid": os.geteuid(),
+                              "since": format_time(self.clock())}
+        if problems:
+            self.state.extra[SOURCE_ERRORS] = problems
+        else:
+            self.state.extra.pop(SOURCE_ERRORS, None)
 
     def save(self) -> None:
         """Write the state now if it changed since the last write.

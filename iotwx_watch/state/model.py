@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast, get_args
 
 SCHEMA_VERSION = 1
+# Top-level key (kept in State.extra): per log path, why the daemon cannot read it.
+SOURCE_ERRORS = "source_errors"
 
 AuthCodeStatus = Literal["pending", "redeeming", "redeemed", "failed", "expired"]
 CorpStatus = Literal["active", "cancelled"]

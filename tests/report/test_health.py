@@ -12,6 +12,7 @@ from iotwx_watch.report.health import (
     ACTION_NEW_CODE,
     BLOCKED_IP_QUIET_S,
     FAILED_CODE_HORIZON_S,
+    SOURCE_BEHIND_S,
     SOURCE_STALE_S,
     WHERE,
     HealthReport,
@@ -29,7 +30,8 @@ from iotwx_watch.state.model import (
 
 NOW = 1_800_000_000.0
 SUITE = "dkA1b2c3d4e5f6a7b8"
-CONFIG = Config(suites=(SuiteConfig(SUITE, suite_secret="s3cr3t-value"),))
+CONFIG = Config(suites=(SuiteConfig(SUITE, suite_secret="s3cr3t-value"),),
+                sources=(SourceConfig("callback", "/var/log/wxcallback/receive.log"),))
 
 
 def state_with_ticket(age_s: float, *, rejected: bool = False) -> State:
@@ -97,7 +99,7 @@ def test_rejected_ticket_is_critical() -> None:
 def test_suite_not_in_config_has_no_ticket_problem() -> None:
     """A suite known only from the state file is shown but not judged on its ticket."""
     state = state_with_ticket(3600)
-    h = assess(state, now=NOW, config=Config())
+    h = assess(state, now=NOW, config=Config(sources=CONFIG.sources))
     assert [] == codes(h)
     assert [False] == [s.configured for s in h.suites]
 
@@ -198,11 +200,65 @@ def test_sources_missing_stalled_and_fine(tmp_path: Path) -> None:
         SourceConfig("policy_engine", str(tmp_path / "gone.log")),
     )
     state = state_with_ticket(60)
-    state.sources[str(fresh)] = {"dev": 1, "inode": 2, "offset": 7}
+    state.updated_at = now
+    for path in (fresh, stalled):
+        st = path.stat()
+        state.sources[str(path)] = {"dev": st.st_dev, "inode": st.st_ino, "offset": st.st_size}
     observed = observe_sources(sources, state)
-    assert [(True, 10, 7), (True, 5, None), (False, None, None)] == [
+    assert [(True, 10, 10), (True, 5, 5), (False, None, None)] == [
         (o.exists, o.size, o.offset) for o in observed
     ]
     h = assess(state, now=now, config=CONFIG, sources=observed)
     assert ["ok", "warn", "warn"] == [s.level for s in h.sources]
     assert ["source_stalled", "source_missing"] == codes(h)
+
+
+def behind_state(path: Path, offset: int, updated_ago: float, now: float) -> State:
+    state = state_with_ticket(60)
+    st = path.stat()
+    state.sources[str(path)] = {"dev": st.st_dev, "inode": st.st_ino, "offset": offset}
+    state.updated_at = now - updated_ago
+    return state
+
+
+def test_log_ahead_of_a_stale_state_is_not_being_read(tmp_path: Path) -> None:
+    """A log that grew past the saved position while the state has not been written for
+    minutes means nobody reads it: critical, naming the bytes and asking for the service."""
+    log = tmp_path / "receive.log"
+    log.write_bytes(b"z" * 100)
+    now = log.stat().st_mtime + 1
+    sources = (SourceConfig("callback", str(log)),)
+    stopped = behind_state(log, 40, SOURCE_BEHIND_S + 60, now)
+    h = assess(stopped, now=now, config=CONFIG, sources=observe_sources(sources, stopped))
+    assert [("source_not_read", "critical")] == [(p.code, p.level) for p in h.problems]
+    assert "not reading" in h.problems[0].message
+    assert "60 bytes behind" in h.problems[0].message
+    assert "systemctl status iotwx-watch" in (h.problems[0].action or "")
+    running = behind_state(log, 40, 3, now)
+    h = assess(running, now=now, config=CONFIG, sources=observe_sources(sources, running))
+    assert [] == codes(h)
+
+
+def test_unreadable_log_names_the_uid_and_the_fix(tmp_path: Path) -> None:
+    """A log the daemon could not open (its reason kept in the state) is critical, never [ok]."""
+    log = tmp_path / "receive.log"
+    log.write_bytes(b"")
+    state = state_with_ticket(60)
+    state.updated_at = NOW
+    state.extra["source_errors"] = {str(log): {
+        "error": "Permission denied", "errno": 13, "uid": 61234, "since": "2027-01-15T08:00:00Z"}}
+    observed = observe_sources((SourceConfig("callback", str(log)),), state)
+    h = assess(state, now=NOW, config=CONFIG, sources=observed)
+    problem = h.problems[0]
+    assert ("source_unreadable", "critical") == (problem.code, problem.level)
+    assert "uid 61234" in problem.message
+    assert "Permission denied" in problem.message
+    assert "give uid 61234 read access" in (problem.action or "")
+    assert ["critical"] == [s.level for s in h.sources]
+
+
+def test_a_config_without_sources_is_a_problem() -> None:
+    """Watching nothing must not look healthy to a monitoring check."""
+    h = assess(state_with_ticket(60), now=NOW, config=Config(suites=CONFIG.suites))
+    assert [("no_sources", "critical")] == [(p.code, p.level) for p in h.problems]
+    assert 1 == h.exit_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -194,3 +195,56 @@ def test_full_disk_before_the_claim_makes_no_call(workdir: Workdir) -> None:
             exit_code, output = daemon.stop()
     assert 0 == exit_code, output
     assert 1 == permanent_code_calls(workdir)
+
+
+def test_a_log_that_cannot_be_read_is_a_problem_in_status(workdir: Workdir) -> None:
+    """A log the daemon cannot read (here a directory where the file should be, which even
+    root cannot read as a file) is reported by status with the uid and the fix, not [ok]."""
+    workdir.receive_log.unlink()
+    workdir.receive_log.mkdir()
+    assert 0 == workdir.run("once").returncode
+    status = workdir.run("status")
+    assert 1 == status.returncode, status.stdout + status.stderr
+    assert f"cannot read callback log {workdir.receive_log}" in status.stdout
+    assert f"uid {os.geteuid()}" in status.stdout
+
+
+def test_status_notices_a_reader_that_stopped(workdir: Workdir) -> None:
+    """Lines appended after the last pass, with the state untouched for minutes: status
+    says iotwx-watch is not reading the log instead of blaming the callback server."""
+    assert 0 == workdir.run("once").returncode
+    workdir.log_authorization("wwcorp0000000018")
+    data = json.loads(workdir.state_file.read_text())
+    data["updated_at"] = "2000-01-01T00:00:00Z"
+    workdir.state_file.write_text(json.dumps(data))
+    status = workdir.run("status")
+    assert 1 == status.returncode
+    assert f"iotwx-watch is not reading {workdir.receive_log}" in status.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("timeout_s = 5\n", "timeout_s = nan\n"),
+        ("", '\n[metrics]\nlisten = "nonsense"\n'),
+        ("", '\n[metrics]\nlisten = "127.0.0.1:99999"\n'),
+        ("poll_interval_s = 0.2\n", "poll_interval_s = 0.2\nmax_line_bytes = inf\n"),
+        ("poll_interval_s = 0.2\n", 'poll_interval_s = 0.2\nbogus_key = "x"\n'),
+        ("", '\n[[suite]]\nsuite_id = "dkZ1"\nsuite_secret_file = "/dev/zero"\n'),
+    ],
+    ids=["nan-timeout", "listen-nonsense", "port-99999", "inf-line", "unknown-key", "dev-zero"],
+)
+def test_check_config_rejects_what_once_rejects(workdir: Workdir, old: str, new: str) -> None:
+    """A config `once` refuses is refused by check-config too: exit 2, one line naming the
+    problem, and the state file is not touched."""
+    assert 0 == workdir.run("once").returncode
+    before = workdir.state_file.read_bytes()
+    text = workdir.config_file.read_text()
+    assert old in text
+    workdir.config_file.write_text(text.replace(old, new, 1) if old else text + new)
+    checked, once = workdir.run("check-config"), workdir.run("once")
+    assert (2, 2) == (checked.returncode, once.returncode), checked.stderr + once.stderr
+    errors = [[line for line in r.stderr.splitlines() if "error:" in line] for r in (checked, once)]
+    assert [1, 1] == [len(lines) for lines in errors]
+    assert errors[0] == errors[1]
+    assert before == workdir.state_file.read_bytes()
