@@ -21,6 +21,7 @@ when :meth:`next_due` arrives. It talks to WeCom only through :class:`WeComApi`.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 
 from iotwx_watch.config import Config
@@ -29,7 +30,7 @@ from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.engine.redeem import Redeemer
-from iotwx_watch.engine.timing import STALE_NOTICE_WINDOW_S
+from iotwx_watch.engine.timing import FUTURE_SKEW_S, PAST_LIMIT_S, STALE_NOTICE_WINDOW_S
 from iotwx_watch.engine.tokens import SuiteCredentials
 from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
 from iotwx_watch.log import SecretRegistry, get_logger
@@ -67,6 +68,7 @@ class Engine:
                                   ips=self._ips, persist=persist, clock=clock,
                                   notify=self._notify, secrets=self._secrets)
         _register_secrets(state, self._secrets)
+        self.ignored: Counter[str] = Counter()  # records not acted on, by reason
 
     # -- the API the runner and CLI call ----------------------------------------------
     @property
@@ -91,6 +93,11 @@ class Engine:
         a corp that authorized and then cancelled ends up cancelled.
         """
         for event in events:
+            if isinstance(event, SuiteTicket | AuthCode | AuthChange):
+                reason = self._untrusted(event)
+                if reason is not None:
+                    self._ignore(event, reason)
+                    continue
             match event:
                 case SuiteTicket():
                     self._on_ticket(event)
@@ -202,11 +209,31 @@ class Engine:
             self._redeemer.save_quietly()  # report it once, even if this run dies early
 
     # -- events -----------------------------------------------------------------------
-    def _on_ticket(self, event: SuiteTicket) -> None:
+    def _untrusted(self, event: SuiteTicket | AuthCode | AuthChange) -> str | None:
+        """Why a logged record must not change the state, if it must not.
+
+        Log text can be forged by anyone who can POST to the callback URL, so a record
+        is acted on only for a configured suite and with a TimeStamp WeCom could have
+        sent: not in the future beyond clock skew, not a day old for a ticket or code.
+        """
         if self._config.suite(event.suite_id) is None:
-            log.info("engine.ticket_ignored", suite_id=event.suite_id,
-                     reason="suite_not_configured")
-            return
+            return "unknown_suite"
+        now = self._clock()
+        if event.timestamp > now + FUTURE_SKEW_S:
+            return "future_timestamp"
+        if not isinstance(event, AuthChange) and event.timestamp < now - PAST_LIMIT_S:
+            return "old_timestamp"
+        return None
+
+    def _ignore(self, event: SuiteTicket | AuthCode | AuthChange, reason: str) -> None:
+        self.ignored[reason] += 1
+        source = event.source
+        log.warning("engine.record_ignored", reason=reason, suite_id=event.suite_id,
+                    info_type=getattr(event, "info_type", "suite_ticket"),
+                    timestamp=event.timestamp, path=source.path if source else None,
+                    offset=source.offset if source else None)
+
+    def _on_ticket(self, event: SuiteTicket) -> None:
         if not self._creds.accept_ticket(event):
             return
         now = self._clock()

@@ -9,6 +9,11 @@ BACKOFF_CAP_S = 60.0  # ... capped at a minute
 PROVIDER_PROBE_S = 15.0  # 60020 on our address: one probe call this often while it lasts
 RATE_LIMIT_RETRY_S = 60.0  # 45009: WeCom blocks for the rest of the minute
 STALE_NOTICE_WINDOW_S = 3600  # a code already dead when first seen is news only if this recent
+# Time sanity for logged records, whose text anyone who can POST to the callback URL may
+# forge: WeCom's TimeStamp is its own clock, so a few minutes ahead is skew, more is not.
+FUTURE_SKEW_S = 300
+# A ticket or code this old is history when first read; it is counted, not recorded.
+PAST_LIMIT_S = 24 * 3600
 
 
 def backoff_delay(retries: int) -> float:

@@ -64,10 +64,18 @@ class SuiteCredentials:
         self._notify = notify
 
     def accept_ticket(self, event: SuiteTicket) -> bool:
-        """Keep the ticket if it is the suite's newest; True if it is also usable now."""
+        """Keep the ticket if it is the suite's newest; True if it is also usable now.
+
+        Newest is by TimeStamp; an equal TimeStamp with another value later in the log
+        wins too (WeCom's TimeStamp has one-second resolution). A ticket WeCom rejected
+        (40085) is replaced by the next one pushed, whatever its TimeStamp, so a bad
+        ticket cannot hold the suite hostage.
+        """
         suite = self._state.suite(event.suite_id)
         current = suite.suite_ticket
-        if current is not None and event.timestamp <= current.timestamp:
+        if current is not None and event.suite_ticket == current.value:
+            return False
+        if current is not None and not current.rejected and event.timestamp < current.timestamp:
             log.debug("engine.ticket_ignored", suite_id=event.suite_id, reason="not_newer",
                       timestamp=event.timestamp, current_timestamp=current.timestamp)
             return False

@@ -44,22 +44,54 @@ def test_token_invalid_twice_does_not_loop(rig: Rig) -> None:
     assert 4 == len(rig.fake.calls)
 
 
-def test_40085_waits_for_a_newer_ticket_then_retries(rig: Rig) -> None:
-    """40085: the ticket is marked rejected, nothing is called until a newer ticket arrives."""
+def test_40085_waits_for_the_next_ticket_then_retries(rig: Rig) -> None:
+    """40085: the ticket is marked rejected, nothing is called until another ticket is
+    pushed, and that one is used whatever its TimeStamp (a poisoned ticket is demoted)."""
     rig.fake.token_faults.append(WeComError(40085, "invalid suite_ticket"))
-    rig.handle(ticket(T0 - 100, "stale"), code())
+    rig.handle(ticket(T0 + 200, "poisoned"), code())
     assert ["ticket_rejected"] == rig.kinds()
     assert ("pending", "ticket", 40085) == (
         rig.entry()["status"], rig.entry()["waiting_for"], rig.entry()["errcode"])
     assert T0 + 600 == rig.engine.next_due()
     rig.clock.advance(120)
     rig.engine.tick()
-    rig.handle(ticket(T0 - 200, "older"))
+    rig.handle(ticket(T0 + 200, "poisoned"))
     assert 1 == len(rig.fake.calls)
-    rig.handle(ticket(T0 + 100, "newer"))
-    assert [("get_suite_token", "stale"), ("get_suite_token", "newer"),
+    rig.handle(ticket(T0 + 100, "real"))
+    assert [("get_suite_token", "poisoned"), ("get_suite_token", "real"),
             ("get_permanent_code", CODE)] == rig.fake.calls
     assert "redeemed" == rig.entry()["status"]
+
+
+def test_a_far_future_ticket_is_ignored(rig: Rig) -> None:
+    """A TimeStamp beyond clock skew (forged: 999999999999) never becomes the newest ticket."""
+    rig.handle(ticket(T0), ticket(999_999_999_999, "forged"), code())
+    assert ("get_suite_token", f"ticket-{T0}") == rig.fake.calls[0]
+    assert "redeemed" == rig.entry()["status"]
+    assert {"future_timestamp": 1} == dict(rig.engine.ignored)
+    assert T0 == rig.state.suite(SUITE).suite_ticket.timestamp  # type: ignore[union-attr]
+
+
+def test_a_ticket_with_the_same_timestamp_but_another_value_replaces_it(rig: Rig) -> None:
+    """WeCom's TimeStamp has one-second resolution: the later of two equal ones wins."""
+    rig.handle(ticket(T0, "first"), ticket(T0, "second"), code())
+    assert ("get_suite_token", "second") == rig.fake.calls[0]
+
+
+def test_records_of_unknown_suites_change_nothing(rig: Rig) -> None:
+    """create_auth, tickets and cancels for a suite not in the config: counted, not stored."""
+    rig.handle(ticket(T0, suite="dkMadeUp00001"), code(suite="dkMadeUp00001"),
+               AuthChange("cancel_auth", "dkMadeUp00001", "wwSomeCorp", T0))
+    assert {} == rig.state.to_json()["suites"]
+    assert {"unknown_suite": 3} == dict(rig.engine.ignored)
+    assert [] == rig.fake.calls
+
+
+def test_day_old_codes_and_tickets_are_history(rig: Rig) -> None:
+    """A code or ticket a day old when first read is counted, not recorded."""
+    rig.handle(ticket(T0 - 90_000), code(ts=T0 - 90_000))
+    assert {"old_timestamp": 2} == dict(rig.engine.ignored)
+    assert {} == rig.state.to_json()["suites"]
 
 
 def test_retryable_failures_back_off_exponentially(rig: Rig) -> None:
