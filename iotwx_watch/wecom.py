@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from iotwx_watch.engine.port import Authorization, CallRecord, SuiteToken
+from iotwx_watch.engine.port import AuthInfo, Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
@@ -42,6 +42,7 @@ _SERVICE = "/cgi-bin/service/"
 GET_SUITE_TOKEN = "get_suite_token"
 GET_PERMANENT_CODE = "get_permanent_code"
 GET_PERMANENT_CODE_V2 = "v2/get_permanent_code"
+GET_AUTH_INFO = "get_auth_info"
 GET_AUTH_INFO_V2 = "v2/get_auth_info"
 
 DEFAULT_EXPIRES_IN = 7200
@@ -178,6 +179,20 @@ class WeComClient:
         )
         self.secrets.add(auth.permanent_code)
         return auth
+
+    def get_auth_info(
+        self, suite_access_token: str, corpid: str, permanent_code: str
+    ) -> AuthInfo:
+        """get_auth_info (v1 or v2, as configured) for a corp whose secret we hold."""
+        endpoint = GET_AUTH_INFO_V2 if self.permanent_code_api == "v2" else GET_AUTH_INFO
+        self.secrets.add(suite_access_token, permanent_code)
+        return self._post(
+            endpoint,
+            token=suite_access_token,
+            body={"auth_corpid": corpid, "permanent_code": permanent_code},
+            secrets=(permanent_code,),
+            parse=lambda payload: _corp_auth_info(payload, endpoint, corpid),
+        )
 
     def _get_permanent_code_v2(self, suite_access_token: str, auth_code: str) -> Authorization:
         first = self._post(
@@ -341,6 +356,17 @@ def _auth_info(payload: dict[str, Any]) -> tuple[int | None, str | None]:
         raise WeComError(ERRCODE_BAD_RESPONSE, f"{GET_AUTH_INFO_V2}: auth_info.agent is missing")
     corp = payload.get("auth_corp_info")
     return agentid, _optional_str(corp.get("corp_name")) if isinstance(corp, dict) else None
+
+
+def _corp_auth_info(payload: dict[str, Any], endpoint: str, corpid: str) -> AuthInfo:
+    """get_auth_info answer for a cancel/change check: the corp as WeCom knows it now."""
+    corp = payload.get("auth_corp_info")
+    corp = corp if isinstance(corp, dict) else {}
+    return AuthInfo(
+        corpid=_optional_str(corp.get("corpid")) or corpid,
+        corp_name=_optional_str(corp.get("corp_name")),
+        agentid=_agentid(payload, endpoint),
+    )
 
 
 def _required_str(payload: dict[str, Any], endpoint: str, key: str, *, where: str = "") -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -125,6 +125,22 @@ def test_v2_keeps_the_secret_when_auth_info_fails(
     assert (CORPID, None) == (auth.corpid, auth.agentid)
     assert sim.permanent_code_for(CORPID) == auth.permanent_code
     assert ("v2/get_auth_info", -1) == (records[-1].endpoint, records[-1].errcode)
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_get_auth_info_confirms_an_authorization_and_refuses_a_cancelled_one(
+    sim: WeComSimulator, api: Literal["v1", "v2"]
+) -> None:
+    """get_auth_info answers for a corp that is authorized; after cancel_auth it is 40084."""
+    with WeComClient(base_url=sim.base_url, timeout_s=5, permanent_code_api=api) as wecom:
+        token = token_for(sim, wecom)
+        auth = wecom.get_permanent_code(token, sim.issue_auth_code(SUITE_ID, CORPID))
+        info = wecom.get_auth_info(token, CORPID, auth.permanent_code)
+        assert (CORPID, auth.agentid) == (info.corpid, info.agentid)
+        sim.cancel_auth(CORPID)
+        error = raises(lambda: wecom.get_auth_info(token, CORPID, auth.permanent_code))
+    assert 40084 == error.errcode
+    assert auth.permanent_code not in str(error)
 
 
 def test_reset_permanent_code_yields_a_new_secret(sim: WeComSimulator, client: WeComClient) -> None:

@@ -29,8 +29,17 @@ class Authorization:
     state: str | None = None
 
 
+@dataclass(frozen=True)
+class AuthInfo:
+    """What WeCom says of a corp's authorization now (get_auth_info): it still stands."""
+
+    corpid: str
+    corp_name: str | None
+    agentid: int | None
+
+
 class WeComApi(Protocol):
-    """The two WeCom service calls; every failure raises :class:`~iotwx_watch.errors.WeComError`."""
+    """The WeCom service calls; every failure raises :class:`~iotwx_watch.errors.WeComError`."""
 
     def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
         """POST /cgi-bin/service/get_suite_token."""
@@ -38,6 +47,13 @@ class WeComApi(Protocol):
 
     def get_permanent_code(self, suite_access_token: str, auth_code: str) -> Authorization:
         """Redeem an auth code (v1, or v2 + get_auth_info when so configured)."""
+        ...
+
+    def get_auth_info(
+        self, suite_access_token: str, corpid: str, permanent_code: str
+    ) -> AuthInfo:
+        """Ask whether the corp's authorization stands: the answer to a logged cancel or
+        change, which log text alone cannot prove (40084/48004 when it is gone)."""
         ...
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from iotwx_watch.config import Config, SuiteConfig
 from iotwx_watch.engine import Engine, Outcome, code_key
-from iotwx_watch.engine.port import Authorization, SuiteToken
+from iotwx_watch.engine.port import AuthInfo, Authorization, SuiteToken
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthCode, Event, SuiteTicket
 from iotwx_watch.state.model import State
@@ -46,6 +46,7 @@ class FakeApi:
     corps: dict[str, str] = field(default_factory=dict)  # auth code → corpid
     tokens: int = 0
     on_redeem: Any = None
+    auth_info_faults: list[WeComError] = field(default_factory=list)
 
     def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
         self.calls.append(("get_suite_token", suite_ticket))
@@ -63,6 +64,13 @@ class FakeApi:
         corpid = self.corps.get(auth_code, "wwCorpOne")
         return Authorization(corpid=corpid, corp_name=f"name-{corpid}", agentid=1000002,
                              permanent_code=f"perm-{auth_code}", state="st")
+
+
+    def get_auth_info(self, suite_access_token: str, corpid: str, permanent_code: str) -> AuthInfo:
+        self.calls.append(("get_auth_info", corpid))
+        if self.auth_info_faults:
+            raise self.auth_info_faults.pop(0)
+        return AuthInfo(corpid=corpid, corp_name=f"name-{corpid}", agentid=1000002)
 
 
 def blocked(ip: str = "203.0.113.7") -> WeComError:
