@@ -40,6 +40,13 @@ SECRET_FILE_MAX_BYTES = 64 * 1024  # a secret is a few dozen bytes; more means a
 # Reads one secret file, raising ConfigError with a clear reason (load_config's own).
 SecretFileReader = Callable[[Path, str], str]
 
+# Settings that belong at the top of the file, before any [table]; found inside a table,
+# they were written below its header (TOML puts every key after a header in that table).
+TOP_LEVEL_KEYS = frozenset(
+    {"state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
+     "log_level"}
+)
+
 # WeCom ids: letters, digits and a few separators (suite ids start with ww/wx/dk/tj).
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
@@ -139,9 +146,12 @@ def _no_secret_files(path: Path, what: str) -> str:
 class _Table:
     """A TOML table read with type checks and a clear error naming the key."""
 
-    def __init__(self, data: Mapping[str, Any], where: str, inputs: _Inputs) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], where: str, inputs: _Inputs, *, nested: bool = False
+    ) -> None:
         self.data = data
         self.where = where
+        self.nested = nested
         self.inputs = inputs
         self.used: set[str] = set()
 
@@ -182,13 +192,16 @@ class _Table:
         return value
 
     def table(self, key: str) -> _Table:
-        return _Table(self._get(key, dict, {}), f"[{key}]", self.inputs)
+        return _Table(self._get(key, dict, {}), f"[{key}]", self.inputs, nested=True)
 
     def tables(self, key: str) -> list[_Table]:
         items = self._get(key, list, [])
         if not all(isinstance(item, dict) for item in items):
             raise ConfigError(f"{self.where}: '{key}' must be written as [[{key}]] tables")
-        return [_Table(item, f"[[{key}]] #{n}", self.inputs) for n, item in enumerate(items, 1)]
+        return [
+            _Table(item, f"[[{key}]] #{n}", self.inputs, nested=True)
+            for n, item in enumerate(items, 1)
+        ]
 
     def secret(self, key: str, credential: str | None) -> str | None:
         """A secret given inline, as ``<key>_file``, or as a systemd credential."""
@@ -210,8 +223,25 @@ class _Table:
 
     def reject_unknown(self) -> None:
         unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.where}: unknown key(s): {', '.join(unknown)}")
+        if not unknown:
+            return
+        misplaced = [key for key in unknown if key in TOP_LEVEL_KEYS and self.nested]
+        if misplaced:  # TOML put a top-level key written below a [table] header into it
+            raise ConfigError(
+                f"{self.where}: '{misplaced[0]}' is a top-level setting, but it is written "
+                f"below a table header, so TOML puts it in the table; "
+                f"move `{misplaced[0]}` above the first [table]"
+            )
+        raise ConfigError(
+            f"{self.where}: unknown key(s): {', '.join(self._did_you_mean(k) for k in unknown)}"
+        )
+
+    def _did_you_mean(self, key: str) -> str:
+        """``key`` with the closest key accepted here, if one is close (a typo)."""
+        import difflib
+
+        close = difflib.get_close_matches(key, sorted(self.used), n=1, cutoff=0.7)
+        return f"{key} (did you mean {close[0]}?)" if close else key
 
 
 def read_secret_file(path: Path, what: str) -> str:
