@@ -1,8 +1,15 @@
 """structlog set-up, and the processor that keeps secrets out of every log line.
 
-Configured once, by the CLI: JSON lines to stdout when stdout is not a terminal
-(journald keeps them structured), a console renderer on a terminal. Event names are
-stable and dotted (``tail.rotated``, ``wecom.call_failed``); data goes in key/values.
+Configured once, by the CLI. Diagnostics always go to stderr, because stdout carries
+data (``parse``, ``status``, ``schema``): ``once >/dev/null`` under cron still shows
+warnings. Lines are JSON by default (journald keeps them structured); the CLI passes
+a renderer of readable sentences when stderr is a terminal. Event names are stable
+and dotted (``follow.rotated``, ``wecom.call_failed``); data goes in key/values.
+
+structlog itself is imported at the first log call, not at import time: it costs more
+than the rest of ``iotwx-watch status`` put together (it loads asyncio, and rich when
+installed), and most runs of most commands never log a line. Until then
+:func:`configure_logging` only remembers what to set up.
 
 Masking is a backstop, not the plan: code logs ids, never secret values. Still, any
 value under a secret-sounding key, and any registered secret value found inside any
@@ -11,13 +18,12 @@ string, is replaced before rendering.
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TextIO
-
-import structlog
 
 MASK = "***"
 SECRET_KEYS = frozenset(
@@ -36,6 +42,9 @@ SECRET_KEYS = frozenset(
     }
 )
 _MIN_SECRET_LEN = 6
+
+# A structlog processor: (logger, method name, event dict) -> event dict or rendered line.
+Processor = Callable[[Any, str, MutableMapping[str, Any]], Any]
 
 
 class SecretRegistry:
@@ -95,52 +104,95 @@ class SecretMasker:
         return event_dict
 
 
-def _renderer(json_lines: bool) -> Any:
-    if json_lines:
-        return structlog.processors.JSONRenderer(ensure_ascii=False)
-    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+@dataclass(frozen=True)
+class _Setup:
+    level: str
+    secrets: SecretRegistry | None
+    renderer: Processor | None
+    stream: TextIO
+
+
+_pending: _Setup | None = None
+_setup_lock = threading.Lock()
 
 
 def configure_logging(
     level: str = "info",
     *,
     secrets: SecretRegistry | None = None,
-    json_lines: bool | None = None,
+    renderer: Processor | None = None,
     stream: TextIO | None = None,
 ) -> None:
-    """Set up structlog once.
+    """Set up logging: ``level`` and up, masked, rendered by ``renderer`` to ``stream``.
 
     ``secrets`` is the registry the running components add secret values to (one per
-    process, created by the CLI and passed down). By default: console text to stderr
-    on a terminal, JSON lines to stdout otherwise (journald). Commands whose stdout is
-    data (``parse``, ``status --json``) pass ``stream=sys.stderr``.
+    process, created by the CLI and passed down). ``renderer`` defaults to JSON lines
+    and ``stream`` to stderr. The renderer always runs after :class:`SecretMasker`, so
+    it only ever sees masked values.
     """
-    if json_lines is None:
-        json_lines = not sys.stderr.isatty()
-    if stream is None:
-        stream = sys.stdout if json_lines else sys.stderr
-    processors: Iterable[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        SecretMasker(secrets),
-        _renderer(json_lines),
-    ]
+    global _pending
+    setup = _Setup(level, secrets, renderer, stream or sys.stderr)
+    with _setup_lock:
+        if "structlog" in sys.modules:  # already paid for (or in use by a test): apply now
+            _pending = None
+            _apply(setup)
+        else:
+            _pending = setup
+
+
+def _apply(setup: _Setup) -> None:
+    import logging
+
+    import structlog
+
     structlog.configure(
-        processors=list(processors),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            SecretMasker(setup.secrets),
+            setup.renderer or structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
+            logging.getLevelNamesMapping()[setup.level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(file=setup.stream),
         cache_logger_on_first_use=False,
     )
 
 
-def get_logger(name: str) -> Any:
-    """A lazy structlog logger carrying the component name.
+def _structlog() -> ModuleType:
+    """structlog, imported now, with the set-up :func:`configure_logging` left pending."""
+    global _pending
+    import structlog
 
-    Lazy on purpose: module-level loggers are created at import, before the CLI
-    configures structlog; binding now would freeze the default, unmasked set-up.
+    with _setup_lock:
+        if _pending is not None:
+            setup, _pending = _pending, None
+            _apply(setup)
+    return structlog
+
+
+class _LazyLogger:
+    """Stands in for a structlog logger and imports structlog at its first call."""
+
+    def __init__(self, **context: Any) -> None:
+        self._context = context
+        self._logger: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # only for what __init__ did not set: log methods
+        if self._logger is None:
+            self._logger = _structlog().get_logger(**self._context)
+        return getattr(self._logger, name)
+
+
+def get_logger(name: str) -> Any:
+    """A lazy logger carrying the component name.
+
+    Lazy twice on purpose: structlog is imported at the first call (see the module
+    docstring), and structlog's own proxy binds the configuration at each call, so
+    module-level loggers created at import follow the CLI's later set-up (and a
+    test's ``capture_logs``).
     """
-    return structlog.get_logger(component=name)
+    return _LazyLogger(component=name)

@@ -1,10 +1,13 @@
-"""Tests for iotwx_watch.log: secrets are masked in every rendered log line."""
+"""Tests for iotwx_watch.log: secrets masked in every line, on stderr, structlog loaded late."""
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
+import pytest
 import structlog
 
 from iotwx_watch.log import MASK, SecretRegistry, configure_logging, get_logger
@@ -12,7 +15,7 @@ from iotwx_watch.log import MASK, SecretRegistry, configure_logging, get_logger
 
 def render(secrets: SecretRegistry | None = None, **kw: object) -> dict[str, object]:
     stream = io.StringIO()
-    configure_logging("debug", secrets=secrets, json_lines=True, stream=stream)
+    configure_logging("debug", secrets=secrets, stream=stream)
     get_logger("test").info("test.event", **kw)
     structlog.reset_defaults()
     line: dict[str, object] = json.loads(stream.getvalue())
@@ -43,3 +46,34 @@ def test_short_values_are_not_registered() -> None:
     secrets = SecretRegistry()
     secrets.add("ab")
     assert "ab" not in secrets.values()
+
+
+def test_lines_go_to_stderr_as_json_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """Diagnostics never go to stdout (it carries data): JSON lines on stderr by default."""
+    configure_logging("info")
+    get_logger("test").warning("test.event", n=1)
+    structlog.reset_defaults()
+    out, err = capsys.readouterr()
+    assert "" == out
+    line = json.loads(err)
+    assert ("test.event", "warning", 1) == (line["event"], line["level"], line["n"])
+
+
+def test_structlog_is_imported_at_the_first_log_call() -> None:
+    """Configuring costs nothing until a line is logged; that line follows the set-up."""
+    code = (
+        "import sys\n"
+        "from iotwx_watch.log import configure_logging, get_logger\n"
+        "log = get_logger('test')\n"
+        "configure_logging('warning')\n"
+        "print('structlog' in sys.modules)\n"
+        "log.info('test.quiet')\n"
+        "log.warning('test.loud', n=2)\n"
+        "print('structlog' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ["False", "True"] == done.stdout.split()
+    (line,) = done.stderr.splitlines()
+    assert ("test.loud", 2) == (json.loads(line)["event"], json.loads(line)["n"])

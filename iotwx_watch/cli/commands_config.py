@@ -14,11 +14,18 @@ from iotwx_watch.cli._group import CliContext, main
 def check_config(obj: CliContext) -> None:
     """Validate the config file and report what it configures (no secret is shown).
 
-    Exits 2 on an error (the code `run` and `once` also exit with on a bad
-    config, and that systemd is told not to restart on). Run it after editing
-    the config and before `systemctl reload iotwx-watch`.
+    Prints the state file, each suite and each log on stdout; warnings go to
+    stderr with the other diagnostics. Exits 2 on an error (the code `run` and
+    `once` also exit with on a bad config, and that systemd is told not to
+    restart on). Run it after editing the config and before `systemctl reload
+    iotwx-watch`.
+
+    \b
+    Examples:
+      iotwx-watch check-config --config /etc/iotwx-watch/config.toml
+      CREDENTIALS_DIRECTORY=/etc/iotwx-watch/credentials iotwx-watch check-config
     """
-    config = obj.load_config(to_stderr=True)
+    config = obj.load_config()
     click.echo(f"config: {config.path}")
     click.echo(f"state_file: {config.state_file}")
     for suite in config.suites:
@@ -30,6 +37,5 @@ def check_config(obj: CliContext) -> None:
     for source in config.sources:
         exists = "exists" if os.path.exists(source.path) else "not there yet"
         click.echo(f"source {source.kind}: {source.path} ({exists})")
-    for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo("config OK")
+    warnings = f" ({len(config.warnings)} warning(s) on stderr)" if config.warnings else ""
+    click.echo(f"config OK{warnings}")

@@ -1,16 +1,47 @@
-"""`once` and `run`: wire the config to the daemon module."""
+"""`once` and `run`: wire the config to the daemon module.
+
+The daemon's modules (httpx, watchdog, prometheus_client) are imported inside the
+commands, so that `--help` and `status` do not pay for them.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.run.daemon import run_forever, run_once
-from iotwx_watch.run.hooks import hooks_for
-from iotwx_watch.run.sdnotify import SystemdNotifier
+
+if TYPE_CHECKING:
+    from iotwx_watch.run.daemon import OnceSummary
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def once_summary(summary: OnceSummary) -> list[str]:
+    """What a `once` pass did, for the person who typed it; what to do next after exit 1."""
+    done = [
+        f"{_plural(summary.events, 'event')} read",
+        f"{_plural(summary.redeemed, 'auth code')} redeemed",
+        f"{_plural(summary.new_ips, 'new IP')} to whitelist",
+    ]
+    troubles = []
+    if summary.failures:
+        troubles.append(f"{_plural(summary.failures, 'action')} failed")
+    if summary.awaiting_retry:
+        troubles.append("an auth code waits for a retry")
+    if summary.failed and not summary.failures:
+        troubles.append("a code failed or expired")
+    if summary.unsaved:
+        troubles.append("the state could not be saved")
+    lines = [f"once: {', '.join(done)}" + (f"; {', '.join(troubles)}" if troubles else "")]
+    if summary.exit_code:
+        lines.append("next: `iotwx-watch status` says what needs doing (exit 1)")
+    return lines
 
 
 @main.command("once")
@@ -23,15 +54,28 @@ def once(obj: CliContext) -> None:
     when everything succeeded, 1 when an action failed or a code still waits for
     a retry (the state is still written, the code kept for the next run; see
     `status`), 2 on a config error, 3 if another iotwx-watch holds the state
-    lock. Suitable for a systemd timer or cron.
+    lock. Suitable for a systemd timer or cron: it prints nothing on stdout, and
+    its diagnostics (JSON lines unless on a terminal) go to stderr.
+
+    \b
+    Examples:
+      iotwx-watch once                     # on a terminal: what happened, in sentences
+      iotwx-watch once >/dev/null          # cron: warnings still reach stderr (and mail)
+      iotwx-watch --log-level warning once 2>>/var/log/iotwx-watch-once.log
     """
+    from iotwx_watch.run.daemon import catch_up
+    from iotwx_watch.run.hooks import hooks_for
+
     config = obj.load_config()
     observers = hooks_for(config, secrets=obj.secrets)
     try:
-        code = run_once(config, observers, secrets=obj.secrets)
+        summary = catch_up(config, observers, secrets=obj.secrets)
     finally:
         observers.close()
-    sys.exit(code)
+    if obj.human:  # journald and pipes have the daemon.once_done line instead
+        for line in once_summary(summary):
+            click.echo(line, err=True)
+    sys.exit(summary.exit_code)
 
 
 @main.command("run")
@@ -42,8 +86,18 @@ def run(obj: CliContext) -> None:
     Wakes on file events (inotify) with a timer check as well (`watch` and
     `poll_interval_s` in the config). SIGTERM or SIGINT: finish the batch in
     hand, save, exit 0. SIGHUP: reload the config. Under systemd (Type=notify) it
-    reports READY, STATUS and WATCHDOG.
+    reports READY, STATUS and WATCHDOG, and logs JSON lines to the journal.
+
+    \b
+    Examples:
+      iotwx-watch run --config /etc/iotwx-watch/config.toml
+      systemctl start iotwx-watch          # the unit runs `iotwx-watch run`
+      journalctl -u iotwx-watch -o cat -f  # its log lines
     """
+    from iotwx_watch.run.daemon import run_forever
+    from iotwx_watch.run.hooks import hooks_for
+    from iotwx_watch.run.sdnotify import SystemdNotifier
+
     config = obj.load_config()
     observers = hooks_for(config, secrets=obj.secrets)
     try:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import tempfile
+import sys
 from pathlib import Path
 
 import click
 
 from iotwx_watch.cli._group import CliContext, main
-from iotwx_watch.cli.commands_status import render_text
-from iotwx_watch.sim.demo import DEMO_SOURCES, default_samples_dir, run_demo
-from iotwx_watch.state.model import format_time
+from iotwx_watch.errors import ConfigError
+
+
+def default_samples_dir() -> Path:
+    """sample_logs/ of the checkout this package runs from (as the demo module says)."""
+    from iotwx_watch.sim.demo import default_samples_dir as samples_dir
+
+    return samples_dir()
 
 
 @main.command("demo")
@@ -35,13 +40,28 @@ def demo(obj: CliContext, samples: Path, keep: Path | None) -> None:
     contacted), runs `once` over them exactly as the daemon would, and prints
     `status`. Needs no config. Secrets stay masked; with --keep DIR the logs,
     the state file and a config.toml stay there, so that
-    `iotwx-watch --config DIR/config.toml status --show-secrets` shows them.
+    `iotwx-watch status --config DIR/config.toml --show-secrets` shows them.
+
+    \b
+    Examples:
+      iotwx-watch demo
+      iotwx-watch demo --keep /tmp/demo && iotwx-watch status --config /tmp/demo/config.toml
+      iotwx-watch demo --log-level info    # the pipeline's log lines too, on stderr
     """
+    import tempfile
+
+    from iotwx_watch.cli.status_views import render_text
+    from iotwx_watch.sim.demo import DEMO_SOURCES, run_demo  # the simulator: only here
+    from iotwx_watch.state.model import format_time
+
     if obj.log_level is None:
         obj.log_level = "warning"  # the report below says what happened; --log-level for more
-    obj.configure_logging(to_stderr=True)
+    obj.configure_logging()
     if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--keep: cannot create {keep}: {exc.strerror or exc}") from exc
         result = run_demo(samples, keep)
     else:
         with tempfile.TemporaryDirectory(prefix="iotwx-watch-demo-") as tmp:
@@ -53,8 +73,8 @@ def demo(obj: CliContext, samples: Path, keep: Path | None) -> None:
         f"on 127.0.0.1.\nWeCom calls made: {calls or 'none'}\n"
         f"`once` exit code: {result.exit_code}\n"
     )
-    click.echo(render_text(result.health), nl=False)
+    click.echo(render_text(result.health, color=obj.color(sys.stdout)), nl=False)
     if keep is not None:
         click.echo(
-            f"\nkept in {keep}: try `iotwx-watch --config {keep / 'config.toml'} status`"
+            f"\nkept in {keep}: try `iotwx-watch status --config {keep / 'config.toml'}`"
         )

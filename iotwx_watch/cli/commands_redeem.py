@@ -8,8 +8,6 @@ import click
 
 from iotwx_watch.cli._group import CliContext, main, usage_error
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK
-from iotwx_watch.run.daemon import make_client
-from iotwx_watch.run.runner import Runner
 
 
 def _read_code(auth_code: str | None) -> str:
@@ -31,7 +29,15 @@ def redeem(obj: CliContext, suite_id: str, auth_code: str | None) -> None:
     stdin, so it stays out of the shell history and the process list. The code is
     redeemed at most once: a code the ledger already holds is not sent again.
     Exits 0 when the corp's Secret was obtained, 1 otherwise (see `status`).
+
+    \b
+    Examples:
+      iotwx-watch redeem dk1234567890abcdef            # then paste the code at the prompt
+      xclip -o | iotwx-watch redeem dk1234567890abcdef -
     """
+    from iotwx_watch.run.daemon import make_client  # httpx: loaded only for this command
+    from iotwx_watch.run.runner import Runner
+
     config = obj.load_config()
     if config.suite(suite_id) is None:
         raise usage_error(f"suite {suite_id} is not in the config")

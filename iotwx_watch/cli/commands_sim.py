@@ -6,7 +6,8 @@ import threading
 
 import click
 
-from iotwx_watch.cli._group import CliContext, main, usage_error
+from iotwx_watch.cli._group import main, usage_error
+from iotwx_watch.errors import ConfigError
 
 
 def _parse_suites(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -35,24 +36,29 @@ def _parse_suites(values: tuple[str, ...]) -> list[tuple[str, str]]:
     show_default=True,
     help="Issue one suite_ticket per suite at start and print its callback XML.",
 )
-@click.pass_obj
-def simulate(
-    obj: CliContext, host: str, port: int, suites: tuple[str, ...], push_ticket: bool
-) -> None:
+def simulate(host: str, port: int, suites: tuple[str, ...], push_ticket: bool) -> None:
     """Serve a simulated WeCom service API until Ctrl-C.
 
     Prints the base_url first (put it in [wecom] base_url); with --push-ticket, one
     line of suite_ticket callback XML per suite follows, ready to append to a test
     receive.log. Only for loopback tests and demos: it issues fake credentials.
+    Ctrl-C stops it (exit 0, its normal end); a port in use is exit 2.
+
+    \b
+    Examples:
+      iotwx-watch simulate --port 8080 --suite dkTest0000000001:test-secret
+      iotwx-watch simulate --suite dkTest0000000001:test-secret >>/tmp/sim.out &
     """
     from iotwx_watch.sim.server import WeComSimulator  # the server is loaded only for this command
 
-    obj.configure_logging(to_stderr=True)
     parsed = _parse_suites(suites)
     sim = WeComSimulator(host=host, port=port)
     for suite_id, secret in parsed:
         sim.add_suite(suite_id, secret)
-    sim.start()
+    try:
+        sim.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     try:
         click.echo(sim.base_url)
         if push_ticket:
@@ -60,7 +66,7 @@ def simulate(
                 click.echo(sim.callback_xml(sim.push_ticket(suite_id)))
         click.echo("simulating; Ctrl-C stops", err=True)
         threading.Event().wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the way to stop it, not an interruption: exit 0
         click.echo("stopped", err=True)
     finally:
         sim.stop()

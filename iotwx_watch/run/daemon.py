@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from iotwx_watch.config import Config
+from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
 from iotwx_watch.log import SecretRegistry, get_logger
@@ -54,15 +56,44 @@ def make_runner(
     observers: BatchHooks,
     *,
     clock: Callable[[], float] = time.time,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Runner:
     return Runner(
         config,
         api=client,
         secrets=client.secrets,
         clock=clock,
-        on_outcome=observers.on_outcome,
+        on_outcome=on_outcome or observers.on_outcome,
         observers=observers.batch,
     )
+
+
+@dataclass
+class OnceSummary:
+    """What one `once` pass did: the CLI's closing words and the `daemon.once_done` line."""
+
+    events: int = 0
+    redeemed: int = 0
+    new_ips: int = 0
+    failures: int = 0
+    failed: bool = False
+    awaiting_retry: bool = False
+    unsaved: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """1 while anything failed, waits for a retry or is unsaved, so a timer unit shows it."""
+        return EXIT_ACTION_FAILED if self.failed or self.awaiting_retry or self.unsaved else EXIT_OK
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome.kind in ("corp_obtained", "secret_reset"):
+            self.redeemed += 1
+        elif outcome.kind in ("ip_to_whitelist", "egress_ip_changed"):
+            self.new_ips += 1
+        elif outcome.kind in (
+            "auth_code_failed", "auth_code_expired", "auth_code_interrupted", "ticket_rejected"
+        ):
+            self.failures += 1
 
 
 def run_once(
@@ -73,24 +104,46 @@ def run_once(
     sleep: Callable[[float], None] = time.sleep,
     secrets: SecretRegistry | None = None,
 ) -> int:
-    """Catch up from the saved cursors, act, save, and return the exit code.
+    """:func:`catch_up`, for callers that only need the exit code."""
+    return catch_up(config, observers, clock=clock, sleep=sleep, secrets=secrets).exit_code
+
+
+def catch_up(
+    config: Config,
+    observers: BatchHooks,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    secrets: SecretRegistry | None = None,
+) -> OnceSummary:
+    """Catch up from the saved cursors, act, save, and say what was done.
 
     Retries (and state writes that failed) that fall due within ONCE_RETRY_HORIZON_S
     are waited for; later ones stay pending in the ledger (with their code) for the
     next run, and the exit code is 1 so a timer unit shows that something needs
     attention (e.g. a 60020, a full disk).
     """
+    summary = OnceSummary()
+    forward = observers.on_outcome
+
+    def on_outcome(outcome: Outcome) -> None:
+        summary.count(outcome)
+        if forward is not None:
+            forward(outcome)
+
     with (
         make_client(config, on_call=observers.on_call, secrets=secrets) as client,
-        make_runner(config, client, observers, clock=clock) as runner,
+        make_runner(config, client, observers, clock=clock, on_outcome=on_outcome) as runner,
     ):
-        events = runner.batch(limit_to_snapshot=True)
+        summary.events = runner.batch(limit_to_snapshot=True)
         _work_until(runner, clock() + ONCE_RETRY_HORIZON_S, clock=clock, sleep=sleep)
         engine = runner.active_engine
-        log.info("daemon.once_done", events=events, failed=engine.failed,
+        summary.failed, summary.awaiting_retry = engine.failed, engine.awaiting_retry
+        summary.unsaved = runner.unsaved
+        log.info("daemon.once_done", events=summary.events, redeemed=summary.redeemed,
+                 new_ips=summary.new_ips, failed=engine.failed,
                  awaiting_retry=engine.awaiting_retry, unsaved=runner.unsaved)
-    failed = engine.failed or engine.awaiting_retry or runner.unsaved
-    return EXIT_ACTION_FAILED if failed else EXIT_OK
+    return summary
 
 
 def _next_wake(runner: Runner) -> float | None:

@@ -1,11 +1,11 @@
-"""`iotwx-watch check-config`: a config mistake explained in one line (the likely key, where
-a key belongs)."""
+"""`iotwx-watch check-config`: what the config sets up on stdout, each warning once on stderr,
+and a config mistake explained in one line (the likely key, where a key belongs)."""
 
 from __future__ import annotations
 
 import subprocess
 
-from tests.conftest import Workdir
+from tests.conftest import SECRETS, SUITE_A, SUITE_B, Workdir
 
 
 def error_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -13,6 +13,25 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
     assert "" == done.stdout
     (line,) = done.stderr.splitlines()
     return line.removeprefix("iotwx-watch: error: ")
+
+
+def test_valid_config_is_reported_on_stdout(workdir: Workdir) -> None:
+    """A good config: exit 0, the suites and logs on stdout, nothing on stderr."""
+    result = workdir.run("check-config")
+    assert (0, "") == (result.returncode, result.stderr)
+    assert f"suite {SUITE_A}: secret: yes, no callback keys" in result.stdout
+    assert result.stdout.endswith("config OK\n")
+    assert SECRETS[SUITE_A] not in result.stdout
+
+
+def test_each_warning_is_said_once(workdir: Workdir) -> None:
+    """A suite without a secret: one warning line on stderr, counted on stdout, not repeated."""
+    workdir.write_config(secrets={SUITE_A: None, SUITE_B: SECRETS[SUITE_B]})
+    result = workdir.run("check-config")
+    assert 0 == result.returncode
+    assert 1 == result.stderr.count(f"suite {SUITE_A} has no suite_secret")
+    assert "no suite_secret" not in result.stdout
+    assert result.stdout.endswith("config OK (1 warning(s) on stderr)\n")
 
 
 def test_unknown_config_key_suggests_the_right_one(workdir: Workdir) -> None:
