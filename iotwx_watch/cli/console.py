@@ -100,6 +100,12 @@ def _waiting_for_ip(f: Fields) -> str:
             f"is tried {when}, until {f['deadline']}")
 
 
+def _record_ignored(f: Fields) -> str:
+    where = f" ({f['path']} at byte {f['offset']})" if f.get("path") else ""
+    reason = str(f["reason"]).replace("_", " ")
+    return f"ignored a {f['info_type']} record for {f['suite_id']}: {reason}{where}"
+
+
 def _post_failed(f: Fields) -> str:
     then = ", retrying" if f.get("retry") else ""
     return f"could not notify {f['sink']}: {f['reason']} (attempt {f['attempt']}{then})"
@@ -142,6 +148,7 @@ SENTENCES: dict[str, Sentence] = {
     "engine.retry_now": "trying {codes} waiting auth code(s) again now ({reason})",
     "engine.state_write_deferred": "could not save the state yet, kept in memory: {error}",
     "engine.redeem_failed": "could not redeem auth code {key} for {suite_id}: {error}",
+    "engine.record_ignored": _record_ignored,
     "engine.auth_changed": "{corpid} changed its authorization of {suite_id}",
     "engine.cancel_ignored": "ignored an older cancel_auth of {corpid} ({reason})",
     "engine.corp_cancelled": "{corpid} cancelled the app of {suite_id}; its secret was removed",

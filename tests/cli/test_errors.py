@@ -69,11 +69,12 @@ def test_ctrl_c_ends_simulate_normally() -> None:
     """SIGINT is how `simulate` is stopped: exit 0, a last word, no traceback."""
     process = subprocess.Popen([BIN, "simulate", "--no-push-ticket"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().startswith("http://127.0.0.1:")
+    assert "simulating; Ctrl-C stops\n" == process.stderr.readline()  # serving now
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
-    assert (0, "simulating; Ctrl-C stops\nstopped\n") == (process.returncode, err)
+    assert (0, "stopped\n") == (process.returncode, err)
 
 
 def test_ctrl_c_during_a_wecom_call(workdir: Workdir) -> None:
