@@ -18,7 +18,7 @@ import click
 
 from iotwx_watch.cli.console import SentenceRenderer, is_terminal, wants_color
 from iotwx_watch.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
-from iotwx_watch.errors import EXIT_USAGE, IotwxError
+from iotwx_watch.errors import EXIT_USAGE, ConfigError, IotwxError
 from iotwx_watch.log import SecretRegistry, configure_logging, get_logger
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
@@ -64,9 +64,18 @@ class CliContext:
         renderer = SentenceRenderer(color=self.color(sys.stderr)) if self.human else None
         configure_logging(level, secrets=self.secrets, renderer=renderer)
 
-    def reload_config(self) -> Config:
-        """The config file as it is now (SIGHUP), its secrets registered for masking."""
+    def reload_config(self, *, require_sources: bool = False) -> Config:
+        """The config file as it is now (SIGHUP), its secrets registered for masking.
+
+        ``require_sources``: for the commands that follow logs (check-config, once, run),
+        a config that names no [[source]] would watch nothing: a ConfigError.
+        """
         config = load_config(self.config_path, env=os.environ)
+        if require_sources and not config.sources:
+            raise ConfigError(
+                f"config {config.path} names no [[source]]: iotwx-watch would watch nothing "
+                "(add one for receive.log and one for policy_engine.log)"
+            )
         self._register(config)
         return config
 
@@ -75,9 +84,9 @@ class CliContext:
             self.secrets.add(suite.suite_secret, suite.token, suite.encoding_aes_key)
         self.secrets.add(*(sink.url for sink in config.notify))
 
-    def load_config(self, *, to_stderr: bool = True) -> Config:
+    def load_config(self, *, to_stderr: bool = True, require_sources: bool = False) -> Config:
         """Load the config, set up logging from it, and report its warnings (once, as logs)."""
-        config = self.reload_config()
+        config = self.reload_config(require_sources=require_sources)
         self.configure_logging(config)
         log = get_logger("config")
         for warning in config.warnings:

@@ -25,7 +25,7 @@ def check_config(obj: CliContext) -> None:
       iotwx-watch check-config --config /etc/iotwx-watch/config.toml
       CREDENTIALS_DIRECTORY=/etc/iotwx-watch/credentials iotwx-watch check-config
     """
-    config = obj.load_config()
+    config = obj.load_config(require_sources=True)
     click.echo(f"config: {config.path}")
     click.echo(f"state_file: {config.state_file}")
     for suite in config.suites:

@@ -66,7 +66,7 @@ def once(obj: CliContext) -> None:
     from iotwx_watch.run.daemon import catch_up
     from iotwx_watch.run.hooks import hooks_for
 
-    config = obj.load_config()
+    config = obj.load_config(require_sources=True)
     observers = hooks_for(config, secrets=obj.secrets)
     try:
         summary = catch_up(config, observers, secrets=obj.secrets)
@@ -98,13 +98,13 @@ def run(obj: CliContext) -> None:
     from iotwx_watch.run.hooks import hooks_for
     from iotwx_watch.run.sdnotify import SystemdNotifier
 
-    config = obj.load_config()
+    config = obj.load_config(require_sources=True)
     observers = hooks_for(config, secrets=obj.secrets)
     try:
         code = run_forever(
             config,
             observers,
-            reload_config=obj.reload_config,
+            reload_config=lambda: obj.reload_config(require_sources=True),
             notifier=SystemdNotifier.from_environ(os.environ),
             secrets=obj.secrets,
         )

@@ -248,3 +248,17 @@ def test_check_config_rejects_what_once_rejects(workdir: Workdir, old: str, new:
     assert [1, 1] == [len(lines) for lines in errors]
     assert errors[0] == errors[1]
     assert before == workdir.state_file.read_bytes()
+
+
+def test_a_config_that_watches_nothing_is_refused(workdir: Workdir) -> None:
+    """No [[source]]: check-config, once and run all exit 2 naming the problem; status
+    reports it as a problem instead of all is well."""
+    text = workdir.config_file.read_text()
+    workdir.config_file.write_text(text[: text.index("[[source]]")])
+    for command in ("check-config", "once", "run"):
+        result = workdir.run(command, timeout=30)
+        assert 2 == result.returncode, (command, result.stdout + result.stderr)
+        assert "names no [[source]]" in result.stderr
+    status = workdir.run("status")
+    assert 1 == status.returncode
+    assert "watches nothing" in status.stdout
