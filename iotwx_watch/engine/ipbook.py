@@ -1,10 +1,16 @@
-"""The blocked-IP book: records 60020 addresses in the state and says which are news."""
+"""The blocked-IP book: records 60020 addresses in the state and says which are news.
+
+The book is bounded (policy_engine.log is outside input): an address not refused for
+BLOCKED_IP_RETENTION_S is dropped, and beyond MAX_BLOCKED_IPS the quietest go first.
+Our own (provider) address is kept while it is still refused.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from iotwx_watch.engine.outcomes import Outcome
+from iotwx_watch.engine.timing import BLOCKED_IP_RETENTION_S, BLOCKED_IP_SLACK, MAX_BLOCKED_IPS
 from iotwx_watch.log import get_logger
 from iotwx_watch.state.model import BlockedIpEntry, State, Whitelist
 
@@ -16,6 +22,7 @@ class IpBook:
         self._state = state
         self._notify = notify
         self._log = get_logger("engine")
+        self._pruned_at = float("-inf")
 
     def last_provider_ip(self) -> str | None:
         """Our own egress address as WeCom last reported it."""
@@ -45,6 +52,7 @@ class IpBook:
             entry.extra["whitelists"] = sorted(_places(entry) | {whitelist})
         entry.count += 1
         entry.last_seen = now
+        self._prune(now)
         entry.hint = hint or entry.hint
         entry.corpid = corpid or entry.corpid
         if whitelist == "provider":
@@ -60,12 +68,35 @@ class IpBook:
                                  whitelist="provider", errcode=60020,
                                  detail=f"WeCom saw {previous_egress} before"))
 
+    def _prune(self, now: float) -> None:
+        """Keep the book within its retention and size bounds (work done in batches)."""
+        book = self._state.blocked_ips
+        if now - self._pruned_at >= BLOCKED_IP_RETENTION_S / 30:
+            self._pruned_at = now
+            for ip in [ip for ip, e in book.items()
+                       if now - e.last_seen > BLOCKED_IP_RETENTION_S and not _still_ours(e)]:
+                del book[ip]
+        if len(book) <= MAX_BLOCKED_IPS + BLOCKED_IP_SLACK:
+            return
+        excess = len(book) - MAX_BLOCKED_IPS
+        if excess > 0:
+            quietest = sorted((e.last_seen, ip) for ip, e in book.items() if not _still_ours(e))
+            for _, ip in quietest[:excess]:
+                del book[ip]
+            self._log.warning("engine.blocked_ips_pruned", dropped=min(excess, len(quietest)),
+                              kept=len(book))
+
     def provider_ok(self, now: float) -> None:
         """A call of ours went through: the provider whitelist entries we asked for are in."""
         for ip, entry in self._state.blocked_ips.items():
             if "provider" in _places(entry) and entry.resolved_at is None:
                 entry.resolved_at = now
                 self._log.info("engine.ip_unblocked", ip=ip, whitelist="provider")
+
+
+def _still_ours(entry: BlockedIpEntry) -> bool:
+    """Our own address, still refused: the operator's most urgent task, never dropped."""
+    return "provider" in _places(entry) and entry.resolved_at is None
 
 
 def _places(entry: BlockedIpEntry) -> set[str]:

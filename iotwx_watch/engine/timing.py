@@ -14,6 +14,12 @@ STALE_NOTICE_WINDOW_S = 3600  # a code already dead when first seen is news only
 FUTURE_SKEW_S = 300
 # A ticket or code this old is history when first read; it is counted, not recorded.
 PAST_LIMIT_S = 24 * 3600
+# blocked_ips retention: an address WeCom has not refused for this long is forgotten, and
+# the book keeps at most this many (the quietest go first), so the state stays small
+# however many addresses a log names.
+BLOCKED_IP_RETENTION_S = 30 * 24 * 3600
+MAX_BLOCKED_IPS = 1000
+BLOCKED_IP_SLACK = 100  # pruned back to MAX_BLOCKED_IPS when it grows this far beyond
 
 
 def backoff_delay(retries: int) -> float:

@@ -8,9 +8,14 @@ import pytest
 
 from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ledger import code_key
-from iotwx_watch.engine.timing import backoff_delay
+from iotwx_watch.engine.timing import (
+    BLOCKED_IP_RETENTION_S,
+    BLOCKED_IP_SLACK,
+    MAX_BLOCKED_IPS,
+    backoff_delay,
+)
 from iotwx_watch.errors import WeComError
-from iotwx_watch.events import AuthChange
+from iotwx_watch.events import AuthChange, BlockedIP
 from iotwx_watch.state.model import State
 from tests.engine.fakes import (
     CODE,
@@ -290,3 +295,25 @@ def test_a_retry_that_succeeds_after_cancel_keeps_nothing(rig: Rig) -> None:
     assert ("name-wwCorpOne", 1000002) == (corp["corp_name"], corp["agentid"])
     assert ("redeemed", "wwCorpOne") == (rig.entry()["status"], rig.entry()["corpid"])
     assert ["corp_cancelled"] == rig.kinds()
+
+
+def test_blocked_ips_stay_within_their_bound(rig: Rig) -> None:
+    """10,000 addresses from policy_engine.log: the book keeps about the newest
+    MAX_BLOCKED_IPS, and our own address, still refused, is never dropped."""
+    rig.fake.redeem_faults += [blocked("203.0.113.7")] * 100
+    rig.handle(ticket(T0), code())
+    for n in range(10_000):
+        rig.clock.advance(1)
+        rig.engine.handle([BlockedIP(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}", 60020)])
+    assert MAX_BLOCKED_IPS <= len(rig.state.blocked_ips) <= MAX_BLOCKED_IPS + BLOCKED_IP_SLACK
+    assert "203.0.113.7" in rig.state.blocked_ips
+    assert "10.0.39.15" in rig.state.blocked_ips  # the newest one
+    assert "10.0.0.0" not in rig.state.blocked_ips
+
+
+def test_quiet_app_addresses_are_forgotten_after_30_days(rig: Rig) -> None:
+    """An address WeCom has not refused for 30 days is dropped at the next sighting of any."""
+    rig.handle(BlockedIP("198.51.100.1", 60020))
+    rig.clock.advance(BLOCKED_IP_RETENTION_S + 1)
+    rig.handle(BlockedIP("198.51.100.2", 60020))
+    assert ["198.51.100.2"] == sorted(rig.state.blocked_ips)
