@@ -13,30 +13,38 @@ if TYPE_CHECKING:
         AuthCodeEntry,
         BlockedIpEntry,
         CorpEntry,
+        ShapeError,
         State,
         SuiteState,
         TicketEntry,
         TokenEntry,
+        decode,
+        encode,
         format_time,
         parse_time,
+        snapshot,
     )
     from iotwx_watch.state.store import StateStore
 
 _MODEL = (
-    "AuthCodeEntry", "BlockedIpEntry", "CorpEntry", "State", "SuiteState", "TicketEntry",
-    "TokenEntry", "format_time", "parse_time",
+    "AuthCodeEntry", "BlockedIpEntry", "CorpEntry", "ShapeError", "State", "SuiteState",
+    "TicketEntry", "TokenEntry", "decode", "encode", "format_time", "parse_time", "snapshot",
 )
 _HOMES = {name: "model" for name in _MODEL} | {"StateStore": "store"}
 __all__ = [
     "AuthCodeEntry",
     "BlockedIpEntry",
     "CorpEntry",
+    "ShapeError",
     "State",
     "StateStore",
     "SuiteState",
     "TicketEntry",
     "TokenEntry",
+    "decode",
+    "encode",
     "format_time",
     "parse_time",
+    "snapshot",
 ]
 __getattr__ = lazy_face(__name__, _HOMES)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -35,9 +34,12 @@ from iotwx_watch.state.model import (
     TicketEntry,
     TokenEntry,
     Whitelist,
+    decode,
     dumps,
+    encode,
     format_time,
     parse_time,
+    snapshot,
 )
 
 __all__ = [
@@ -49,15 +51,19 @@ __all__ = [
     "BlockedIpEntry",
     "CorpEntry",
     "CorpStatus",
+    "ShapeError",
     "State",
     "StateStore",
     "SuiteState",
     "TicketEntry",
     "TokenEntry",
     "Whitelist",
+    "decode",
     "dumps",
+    "encode",
     "format_time",
     "parse_time",
+    "snapshot",
 ]
 
 log = get_logger("state")
@@ -123,9 +129,7 @@ class StateStore:
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
         try:
-            return State.from_json(json.loads(raw.decode("utf-8")))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self._corrupt(f"is not valid JSON ({exc})") from exc
+            return decode(raw)
         except ShapeError as exc:
             raise self._corrupt(str(exc)) from exc
 
@@ -139,7 +143,7 @@ class StateStore:
     def save(self, state: State) -> None:
         """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir."""
         state.updated_at = self._clock()
-        text = dumps(state).encode("utf-8")
+        text = encode(state)
         directory = self.path.parent
         tmp: str | None = None
         try:

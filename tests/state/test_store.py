@@ -162,7 +162,7 @@ def test_failed_save_raises_state_error_and_removes_temp(tmp_path: Path) -> None
     [
         ("{not json", "is not valid JSON"),
         (json.dumps({**SCHEMA_1, "schema_version": 2}), "unknown schema_version 2"),
-        (json.dumps({"suites": {}}), "unknown schema_version None"),
+        (json.dumps({"suites": {}}), "schema_version is missing"),
         (json.dumps([1, 2]), "top level must be an object"),
         (json.dumps({**SCHEMA_1, "blocked_ips": {"1.2.3.4": {"whitelist": "corp"}}}),
          "blocked_ips.1.2.3.4.whitelist must be one of app, provider"),

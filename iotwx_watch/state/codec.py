@@ -1,0 +1,350 @@
+"""How the state's typed entries map to the file's JSON, derived from their annotations.
+
+msgspec checks every entry's known keys in C: JSON types, enumerations, ``None`` only
+where the type allows it, and a bool never passing for an int. This module adds the
+rules of the file that msgspec cannot express, each read from a field's annotation:
+
+* :data:`Time`: an epoch float in memory, an ISO-8601 UTC string in the file;
+* :data:`OMIT`: the key is left out of the file while the field has its default;
+* :class:`Range`: an integer's bounds (a JSON number can be any size);
+* keys an entry does not know are kept in its ``extra`` and written back after the
+  known ones, so what a newer version added survives a round trip through this one.
+
+Entries are read one at a time, so an error names its place with the object keys
+(``suites.dk1.corps.ww1.agentid``), which msgspec's own paths leave out. msgspec is
+imported on first use only: ``iotwx-watch --help`` imports the model but never reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import UnionType
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    Protocol,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
+
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last time the file's format can write
+MAX_DEPTH = 32  # nesting allowed in free-form values (extra keys, cursors, last_error)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class ShapeError(Exception):
+    """A value in the file does not have the schema's shape; ``str`` names where."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Annotation: the inclusive bounds of an integer field."""
+
+    low: int
+    high: int
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+TIME = _Marker("TIME")
+OMIT = _Marker("OMIT")
+_T = TypeVar("_T")
+Time = Annotated[float, TIME]  # epoch seconds in memory, "2026-11-28T14:00:00Z" in the file
+Omitted = Annotated[_T, OMIT]  # left out of the file while it has its default
+
+
+def format_time(ts: float) -> str:
+    """Epoch seconds → ``2026-11-28T14:00:00Z`` (whole seconds, UTC)."""
+    return time.strftime(TIME_FORMAT, time.gmtime(int(ts)))
+
+
+def parse_time(text: str) -> float:
+    """ISO-8601 (``Z`` or an offset; naive means UTC) → epoch seconds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    names = {dict: "an object", list: "an array", str: "a string", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def place(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+@dataclass(frozen=True)
+class Field:
+    """What the codec needs to know about one field, read once from its annotation."""
+
+    name: str
+    hint: Any
+    time: bool = False
+    omit: bool = False
+    default: Any = None
+    entry: type[Any] | None = None  # a nested entry (or None)
+    entries: type[Any] | None = None  # an object of entries, keyed by id
+    values: Any = None  # an object of free-form values (their type), keyed by name
+    range: Range | None = None
+    free: bool = False  # holds Any: its nesting is bounded
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    fields: tuple[Field, ...]
+    names: frozenset[str]
+    times: tuple[str, ...]
+    ranges: tuple[Field, ...]
+    nested: tuple[Field, ...]
+    free: tuple[str, ...]
+    # (field, value, keys): the keys are written only while the field has that value
+    written_while: tuple[str, Any, tuple[str, ...]] | None
+
+
+def strip(hint: Any) -> tuple[Any, list[Any], bool]:
+    """The type under ``Annotated`` and ``| None``, the metadata met, and whether None fits."""
+    meta: list[Any] = []
+    nullable = False
+    while True:
+        if get_origin(hint) is Annotated:
+            meta.extend(hint.__metadata__)
+            hint = hint.__origin__
+            continue
+        args = get_args(hint)
+        if get_origin(hint) in (Union, UnionType) and type(None) in args:
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) == 1:
+                hint, nullable = rest[0], True
+                continue
+        return hint, meta, nullable
+
+
+def is_entry(hint: Any) -> bool:
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+
+
+def _has_any(hint: Any) -> bool:
+    return hint is Any or any(_has_any(arg) for arg in get_args(hint))
+
+
+_PLANS: dict[type[Any], Plan] = {}
+
+
+def plan(cls: type[Any]) -> Plan:
+    """What encoding and decoding need to know of a dataclass, read once from its annotations."""
+    found = _PLANS.get(cls)
+    if found is None:
+        found = _PLANS[cls] = _read_plan(cls)
+    return found
+
+
+def _read_plan(cls: type[Any]) -> Plan:
+    hints = get_type_hints(cls, include_extras=True)
+    fields = []
+    for f in dataclasses.fields(cls):
+        if f.name == "extra":
+            continue
+        base, meta, _ = strip(hints[f.name])
+        default: Any = f.default
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        spec: dict[str, Any] = {
+            "time": TIME in meta,
+            "omit": OMIT in meta,
+            "default": default,
+            "range": next((m for m in meta if isinstance(m, Range)), None),
+            "free": _has_any(base),
+            "choices": get_args(base) if get_origin(base) is Literal else (),
+        }
+        if is_entry(base):
+            spec["entry"] = base
+        elif get_origin(base) is dict and is_entry(get_args(base)[1]):
+            spec["entries"] = get_args(base)[1]
+        elif get_origin(base) is dict and get_origin(get_args(base)[1]) is dict:
+            spec["values"] = get_args(base)[1]
+        fields.append(Field(f.name, hints[f.name], **spec))
+    order: tuple[str, ...] = getattr(cls, "FILE_KEY_ORDER", ())
+    if order:
+        fields.sort(key=lambda f: order.index(f.name))
+    return Plan(
+        fields=tuple(fields),
+        names=frozenset(f.name for f in fields),
+        times=tuple(f.name for f in fields if f.time),
+        ranges=tuple(f for f in fields if f.range is not None),
+        nested=tuple(f for f in fields if f.entry or f.entries or f.values),
+        free=tuple(f.name for f in fields if f.free and not f.values),
+        written_while=getattr(cls, "WRITTEN_WHILE", None),
+    )
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def check_depth(value: Any, where: str, key: str) -> None:
+    """Bound the nesting of a free-form value, so writing it back never hits a limit."""
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            if type(item) is dict:
+                below.extend(item.values())
+            elif type(item) is list:
+                below.extend(item)
+        if not below:
+            return
+        level = below
+    raise ShapeError(f"{place(where, key)} is nested more than {MAX_DEPTH} levels deep")
+
+
+def _time(value: Any, where: str, key: str) -> float:
+    if type(value) is not str:
+        where = place(where, key)
+        raise ShapeError(f"{where} must be an ISO-8601 time string, not {json_type(value)}")
+    try:
+        ts = parse_time(value)
+    except (ValueError, OverflowError) as exc:
+        raise ShapeError(f"{place(where, key)} is not an ISO-8601 time: {value!r}") from exc
+    if not 0 <= ts <= MAX_TIME:
+        raise ShapeError(f"{place(where, key)} is out of range (1970 to 9999): {value!r}")
+    return ts
+
+
+def _explain(message: str, where: str, fields: tuple[Field, ...]) -> str:
+    """msgspec's ``Expected `int`, got `bool` - at `$.agentid``` → the file's place."""
+    text, found, path = message.partition(" - at `$")
+    path = path.rstrip("`") if found else ""
+    key = path.lstrip(".").split("[", 1)[0]
+    choices = next((f.choices for f in fields if f.name == key and f.choices), ())
+    here = place(where, path.lstrip(".")) if path else (where or "top level")
+    if choices and text.startswith("Invalid enum value"):
+        return f"{here} must be one of {', '.join(choices)}"
+    return f"{here}: {text[:1].lower()}{text[1:]}"
+
+
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    import msgspec
+
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(_explain(str(exc), where, ())) from exc
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise ShapeError(f"{where or 'top level'} must be an object, not {json_type(value)}")
+    return value
+
+
+class HasExtra(Protocol):
+    extra: dict[str, Any]
+
+
+_E = TypeVar("_E", bound=HasExtra)
+
+
+def decode_entry(cls: type[_E], raw: Any, where: str) -> _E:
+    """Build one entry from decoded JSON (consumed: it may be changed in place)."""
+    import msgspec
+
+    data = _object(raw, where)
+    p = plan(cls)
+    extra: dict[str, Any] = {}
+    if not p.names.issuperset(data):
+        known: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in p.names:
+                known[key] = value
+            else:
+                extra[key] = value
+                if type(value) in (dict, list):
+                    check_depth(value, where, key)
+        data = known
+    for name in p.times:
+        value = data.get(name)
+        if value is not None:
+            data[name] = _time(value, where, name)
+    for f in p.ranges:
+        value = data.get(f.name)
+        if type(value) is int and f.range and not f.range.low <= value <= f.range.high:
+            raise ShapeError(
+                f"{place(where, f.name)} is out of range ({f.range.low} to {f.range.high})"
+            )
+    for f in p.nested:
+        value = data.get(f.name)
+        if value is not None:
+            data[f.name] = _nested(f, value, place(where, f.name))
+    for name in p.free:
+        value = data.get(name)
+        if value:
+            check_depth(value, where, name)
+    try:
+        entry: _E = msgspec.convert(data, cls, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(_explain(str(exc), where, p.fields)) from exc
+    if extra:
+        entry.extra = extra
+    return entry
+
+
+def _nested(f: Field, value: Any, where: str) -> Any:
+    if f.entry is not None:
+        return decode_entry(f.entry, value, where)
+    items = _object(value, where)
+    if f.entries is not None:
+        return {k: decode_entry(f.entries, v, place(where, k)) for k, v in items.items()}
+    for k, v in items.items():
+        _convert(v, f.values, place(where, k))
+        check_depth(v, where, k)
+    return items
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def encode_entry(entry: Any) -> dict[str, Any]:
+    """One entry as the file holds it (shares free-form values with the entry)."""
+    p = plan(type(entry))
+    out: dict[str, Any] = {}
+    for f in p.fields:
+        value = getattr(entry, f.name)
+        if f.omit and value == f.default:
+            continue
+        if value is not None:
+            if f.time:
+                value = format_time(value)
+            elif f.entry is not None:
+                value = encode_entry(value)
+            elif f.entries is not None:
+                value = {k: encode_entry(v) for k, v in value.items()}
+        out[f.name] = value
+    if p.written_while is not None:
+        key, wanted, keys = p.written_while
+        if getattr(entry, key) != wanted:
+            for name in keys:
+                out.pop(name, None)
+    for key, value in entry.extra.items():
+        if key not in p.names:
+            out[key] = value
+    return out
+
