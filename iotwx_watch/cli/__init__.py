@@ -6,6 +6,7 @@ from iotwx_watch.cli import (
     commands_demo,  # noqa: F401  (registers commands)
     commands_parse,  # noqa: F401  (registers commands)
     commands_redeem,  # noqa: F401  (registers commands)
+    commands_schema,  # noqa: F401  (registers commands)
     commands_sim,  # noqa: F401  (registers commands)
     commands_status,  # noqa: F401  (registers commands)
 )

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iotwx_watch.cli.console import paint
+from iotwx_watch.cli.status_document import STATUS_SCHEMA_VERSION
 from iotwx_watch.report.health import (
     LEVEL_RANK,
     TICKET_CRITICAL_S,
@@ -247,6 +248,7 @@ def _suite_json(s: SuiteHealth, show_secrets: bool) -> dict[str, Any]:
 def health_to_json(h: HealthReport, *, show_secrets: bool = False) -> dict[str, Any]:
     """The model as `status --json` prints it; secrets masked unless asked for."""
     return {
+        "schema_version": STATUS_SCHEMA_VERSION,
         "level": h.level,
         "exit_code": h.exit_code,
         "now": _time(h.now),
