@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import UnionType
 from typing import (
     Annotated,
     Any,
     Literal,
+    NamedTuple,
     Protocol,
     TypeVar,
     Union,
@@ -43,8 +43,7 @@ class ShapeError(Exception):
     """A value in the file does not have the schema's shape; ``str`` names where."""
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """Annotation: the inclusive bounds of an integer field."""
 
     low: int
@@ -92,8 +91,7 @@ def place(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """What the codec needs to know about one field, read once from its annotation."""
 
     name: str
@@ -109,8 +107,9 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
+    """What the codec needs to know about one class (NamedTuples: cheap to import)."""
+
     fields: tuple[Field, ...]
     names: frozenset[str]
     times: tuple[str, ...]
@@ -241,13 +240,13 @@ def _explain(message: str, where: str, fields: tuple[Field, ...]) -> str:
     return f"{here}: {text[:1].lower()}{text[1:]}"
 
 
-def _convert(value: Any, kind: Any, where: str) -> Any:
+def _convert(value: Any, kind: Any, where: str, fields: tuple[Field, ...] = ()) -> Any:
     import msgspec
 
     try:
         return msgspec.convert(value, kind, strict=True)
     except msgspec.ValidationError as exc:
-        raise ShapeError(_explain(str(exc), where, ())) from exc
+        raise ShapeError(_explain(str(exc), where, fields)) from exc
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -265,21 +264,51 @@ _E = TypeVar("_E", bound=HasExtra)
 
 def decode_entry(cls: type[_E], raw: Any, where: str) -> _E:
     """Build one entry from decoded JSON (consumed: it may be changed in place)."""
+    p = plan(cls)
+    data, extra = _prepare(p, _object(raw, where), where)
+    entry: _E = _convert(data, cls, where, p.fields)
+    if extra:
+        entry.extra = extra
+    return entry
+
+
+def _decode_entries(cls: type[_E], items: dict[str, Any], where: str) -> dict[str, _E]:
+    """Build an object of entries with one msgspec call; per entry only to name an error.
+
+    One call for ten thousand corps costs a third less than ten thousand calls.
+    """
     import msgspec
 
-    data = _object(raw, where)
     p = plan(cls)
+    ready: dict[str, Any] = {}
+    extras: dict[str, dict[str, Any]] = {}
+    for key, raw in items.items():
+        at = place(where, key)
+        ready[key], extra = _prepare(p, _object(raw, at), at)
+        if extra:
+            extras[key] = extra
+    try:
+        built: dict[str, _E] = msgspec.convert(ready, dict[str, cls], strict=True)  # type: ignore[valid-type]
+    except msgspec.ValidationError as exc:
+        for key, data in ready.items():
+            _convert(data, cls, place(where, key), p.fields)
+        raise ShapeError(_explain(str(exc), where, ())) from exc
+    for key, extra in extras.items():
+        built[key].extra = extra
+    return built
+
+
+def _prepare(p: Plan, data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What msgspec cannot check: splits off unknown keys, reads times, checks integer
+    bounds and nesting, builds nested entries. Returns the known keys and the unknown."""
     extra: dict[str, Any] = {}
     if not p.names.issuperset(data):
-        known: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in p.names:
-                known[key] = value
-            else:
-                extra[key] = value
-                if type(value) in (dict, list):
-                    check_depth(value, where, key)
-        data = known
+        unknown = data.keys() - p.names
+        keys = [k for k in data if k in unknown] if len(unknown) > 1 else unknown
+        extra = {key: data.pop(key) for key in keys}
+        for key, value in extra.items():
+            if type(value) in (dict, list):
+                check_depth(value, where, key)
     for name in p.times:
         value = data.get(name)
         if value is not None:
@@ -298,13 +327,7 @@ def decode_entry(cls: type[_E], raw: Any, where: str) -> _E:
         value = data.get(name)
         if value:
             check_depth(value, where, name)
-    try:
-        entry: _E = msgspec.convert(data, cls, strict=True)
-    except msgspec.ValidationError as exc:
-        raise ShapeError(_explain(str(exc), where, p.fields)) from exc
-    if extra:
-        entry.extra = extra
-    return entry
+    return data, extra
 
 
 def _nested(f: Field, value: Any, where: str) -> Any:
@@ -312,7 +335,7 @@ def _nested(f: Field, value: Any, where: str) -> Any:
         return decode_entry(f.entry, value, where)
     items = _object(value, where)
     if f.entries is not None:
-        return {k: decode_entry(f.entries, v, place(where, k)) for k, v in items.items()}
+        return _decode_entries(f.entries, items, where)
     for k, v in items.items():
         _convert(v, f.values, place(where, k))
         check_depth(v, where, k)
