@@ -100,6 +100,7 @@ class WeComErrorKind(enum.Enum):
     AUTH_CODE_DEAD = "auth_code_dead"  # 40078: used or expired; never retry
     IP_BLOCKED = "ip_blocked"  # 60020: whitelist our address, retry a minute later
     CONFIG = "config"  # 40080, 40083, 40013: wrong secret or id; never retry
+    AUTHORIZATION_GONE = "authorization_gone"  # 40084, 48004: the corp cancelled
     RATE_LIMITED = "rate_limited"  # 45009, 45033
     OTHER = "other"  # anything else: recorded, not retried
 
@@ -116,6 +117,8 @@ _KIND_BY_ERRCODE: dict[int, WeComErrorKind] = {
     40083: WeComErrorKind.CONFIG,
     40013: WeComErrorKind.CONFIG,
     48003: WeComErrorKind.CONFIG,
+    40084: WeComErrorKind.AUTHORIZATION_GONE,
+    48004: WeComErrorKind.AUTHORIZATION_GONE,
     45009: WeComErrorKind.RATE_LIMITED,
     45033: WeComErrorKind.RATE_LIMITED,
 }

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 
 from iotwx_watch.config import Config
+from iotwx_watch.engine.authchanges import AuthChanges
 from iotwx_watch.engine.ipbook import IpBook
 from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
@@ -34,7 +35,7 @@ from iotwx_watch.engine.timing import FUTURE_SKEW_S, PAST_LIMIT_S, STALE_NOTICE_
 from iotwx_watch.engine.tokens import SuiteCredentials
 from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.state.model import AuthCodeEntry, CorpEntry, State, SuiteState
+from iotwx_watch.state.model import AuthCodeEntry, IgnoredRecords, State, SuiteState
 
 __all__ = ["Engine"]
 
@@ -64,11 +65,14 @@ class Engine:
         self._ips = IpBook(state, self._notify)
         self._creds = SuiteCredentials(state=state, api=api, clock=clock, ips=self._ips,
                                        notify=self._notify, secrets=self._secrets)
+        self._changes = AuthChanges(config=config, state=state, api=api, creds=self._creds,
+                                    clock=clock, notify=self._notify, ignore=self._ignore)
         self._redeemer = Redeemer(config=config, state=state, api=api, creds=self._creds,
-                                  ips=self._ips, persist=persist, clock=clock,
+                                  ips=self._ips, persist=persist,
+                                  after_redeemed=self._changes.after_redeemed, clock=clock,
                                   notify=self._notify, secrets=self._secrets)
         _register_secrets(state, self._secrets)
-        self.ignored: Counter[str] = Counter()  # records not acted on, by reason
+        self.ignored: Counter[str] = Counter()  # records not acted on in this process
 
     # -- the API the runner and CLI call ----------------------------------------------
     @property
@@ -96,7 +100,7 @@ class Engine:
             if isinstance(event, SuiteTicket | AuthCode | AuthChange):
                 reason = self._untrusted(event)
                 if reason is not None:
-                    self._ignore(event, reason)
+                    self._ignore(reason, event, event.suite_id)
                     continue
             match event:
                 case SuiteTicket():
@@ -123,7 +127,12 @@ class Engine:
             suite_id, key, entry = due
             tried.add((suite_id, key))
             self._redeemer.attempt(suite_id, key, entry)
-        return len(tried)
+        checks = self._changes.due()
+        for suite_id, corpid, corp in checks:
+            self._changes.check(suite_id, corpid, corp)
+        if checks:
+            self._redeemer.save_quietly()
+        return len(tried) + len(checks)
 
     def _next_due_entry(
         self, tried: set[tuple[str, str]]
@@ -149,7 +158,8 @@ class Engine:
                  for suite in self._state.suites.values()
                  for entry in suite.auth_codes.values()
                  if entry.status == "pending" and entry.waiting_for not in ignore]
-        return min(times, default=None)
+        checks = self._changes.next_due()
+        return min([*times, *([checks] if checks is not None else [])], default=None)
 
     def retry_now(self, reason: str) -> int:
         """The cause of every waiting code may be gone (a start, a reload): try them now.
@@ -225,13 +235,20 @@ class Engine:
             return "old_timestamp"
         return None
 
-    def _ignore(self, event: SuiteTicket | AuthCode | AuthChange, reason: str) -> None:
+    def _ignore(self, reason: str, event: Event | None, suite_id: str | None) -> None:
+        """Count a record that changed nothing, in the state too (status, metrics)."""
         self.ignored[reason] += 1
-        source = event.source
-        log.warning("engine.record_ignored", reason=reason, suite_id=event.suite_id,
-                    info_type=getattr(event, "info_type", "suite_ticket"),
-                    timestamp=event.timestamp, path=source.path if source else None,
-                    offset=source.offset if source else None)
+        source = getattr(event, "source", None)
+        where = f"{source.path}:{source.offset}" if source is not None else None
+        now = self._clock()
+        seen = self._state.ignored_records.get(reason)
+        if seen is None:
+            seen = self._state.ignored_records[reason] = IgnoredRecords(count=0, last_at=now)
+        seen.count += 1
+        seen.last_at, seen.last_suite_id, seen.last_source = now, suite_id, where
+        log.warning("engine.record_ignored", reason=reason, suite_id=suite_id,
+                    info_type=getattr(event, "info_type", None),
+                    timestamp=getattr(event, "timestamp", None), source=where)
 
     def _on_ticket(self, event: SuiteTicket) -> None:
         if not self._creds.accept_ticket(event):
@@ -264,29 +281,7 @@ class Engine:
             self._redeemer.expire(event.suite_id, key, entry, quiet=quiet)
 
     def _on_auth_change(self, event: AuthChange) -> None:
-        suite = self._state.suite(event.suite_id)
-        corp = suite.corps.get(event.corpid)
-        if event.info_type == "change_auth":
-            if corp is not None:
-                corp.changed_at = float(event.timestamp)
-            log.info("engine.auth_changed", suite_id=event.suite_id, corpid=event.corpid,
-                     known=corp is not None)
-            return
-        if corp is not None and corp.auth_timestamp is not None and (
-            event.timestamp < corp.auth_timestamp
-        ):
-            log.info("engine.cancel_ignored", suite_id=event.suite_id, corpid=event.corpid,
-                     reason="older_than_current_secret")
-            return
-        if corp is not None and corp.status == "cancelled":
-            return
-        corp = suite.corps.setdefault(event.corpid, CorpEntry())
-        corp.permanent_code = None
-        corp.status = "cancelled"
-        corp.cancelled_at = float(event.timestamp)
-        log.warning("engine.corp_cancelled", suite_id=event.suite_id, corpid=event.corpid)
-        self._notify(Outcome("corp_cancelled", suite_id=event.suite_id, corpid=event.corpid,
-                            corp_name=corp.corp_name, agentid=corp.agentid))
+        self._changes.on_event(event)
 
     def _notify(self, outcome: Outcome) -> None:
         if self._on_outcome is not None:

@@ -62,6 +62,7 @@ class Redeemer:
         api: WeComApi | None,
         creds: SuiteCredentials,
         ips: IpBook,
+        after_redeemed: Callable[[str, str, CorpEntry, int], None],
         persist: Callable[[], None],
         clock: Callable[[], float],
         notify: Callable[[Outcome], None],
@@ -72,6 +73,7 @@ class Redeemer:
         self._api = api
         self._creds = creds
         self._ips = ips
+        self._after_redeemed = after_redeemed
         self._persist = persist
         self._clock = clock
         self._notify = notify
@@ -194,6 +196,7 @@ class Redeemer:
         corp.auth_timestamp = entry.timestamp
         self.finish(entry, "redeemed", now)
         suite.last_error = None
+        self._after_redeemed(suite_id, auth.corpid, corp, entry.timestamp)
         reset = replaced or entry.info_type == "reset_permanent_code"
         log.info("engine.redeemed", suite_id=suite_id, key=key, corpid=auth.corpid,
                  agentid=corp.agentid, info_type=entry.info_type, secret_replaced=replaced)

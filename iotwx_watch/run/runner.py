@@ -15,7 +15,6 @@ in memory, the write is retried with backoff, and :attr:`Runner.write_failure` s
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections import Counter
@@ -33,7 +32,7 @@ from iotwx_watch.events import Event
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.state.model import SOURCE_ERRORS, State, format_time
+from iotwx_watch.state.model import ReadProblem, State, snapshot
 from iotwx_watch.state.store import StateStore
 
 log = get_logger("runner")
@@ -53,11 +52,7 @@ class WriteFailure:
     next_retry_at: float = 0.0
 
 
-def _snapshot(state: State) -> str:
-    """The state as text, without ``updated_at``: independent of the live objects."""
-    data = state.to_json()
-    data.pop("updated_at", None)
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+_snapshot = snapshot  # the state without ``updated_at``, sharing nothing with it
 
 
 class BatchHook(Protocol):
@@ -145,7 +140,7 @@ class Runner:
         self.last_event_at: float | None = None
         self.write_failure: WriteFailure | None = None
         self.cursor_save_interval_s = CURSOR_SAVE_INTERVAL_S
-        self._saved_snapshot: str | None = None
+        self._saved_snapshot: bytes | None = None
         self._saved_cursors: dict[str, dict[str, Any]] = {}
         self._last_write_at = float("-inf")
         self._stack = ExitStack()
@@ -265,18 +260,13 @@ class Runner:
         """Keep in the state why a log cannot be read (e.g. permissions), for `status`,
         which may run as another user and could read the file itself."""
         path = reader.config.path
-        problems = self.state.extra.get(SOURCE_ERRORS)
-        problems = problems if isinstance(problems, dict) else {}
+        problems = self.state.source_errors
         problem = reader.follower.read_problem
         if problem is None:
             problems.pop(path, None)
-        elif (problems.get(path) or {}).get("error") != problem[0]:
-            problems[path] = {"error": problem[0], "errno": problem[1], "uid": os.geteuid(),
-                              "since": format_time(self.clock())}
-        if problems:
-            self.state.extra[SOURCE_ERRORS] = problems
-        else:
-            self.state.extra.pop(SOURCE_ERRORS, None)
+        elif path not in problems or problems[path].error != problem[0]:
+            problems[path] = ReadProblem(error=problem[0], since=self.clock(), errno=problem[1],
+                                         uid=os.geteuid())
 
     def save(self) -> None:
         """Write the state now if it changed since the last write.

@@ -150,6 +150,7 @@ class SimCore:
         self.tokens: dict[str, _Token] = {}
         self.codes: dict[str, _AuthCode] = {}
         self.corps: dict[str, _Corp] = {}
+        self.cancel_on_redeem: set[str] = set()  # corps that cancel as soon as they exist
         self.faults: list[_Fault] = []
         self.blocked: set[str | None] = set()
         self.report_ip_as: str | None = None
@@ -277,7 +278,8 @@ class SimCore:
             return 40078
         code.used = True
         corp = _Corp(
-            code.corpid, code.corp_name, code.agentid, code.suite_id, secrets.token_urlsafe(32)
+            code.corpid, code.corp_name, code.agentid, code.suite_id, secrets.token_urlsafe(32),
+            cancelled=code.corpid in self.cancel_on_redeem,
         )
         self.corps[code.corpid] = corp
         payload: Payload = {"errcode": 0, "errmsg": "ok", "permanent_code": corp.permanent_code}

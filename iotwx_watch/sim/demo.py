@@ -20,7 +20,7 @@ from typing import Any
 
 from iotwx_watch.config import Config, parse_config
 from iotwx_watch.errors import ConfigError
-from iotwx_watch.events import AuthCode, SuiteTicket
+from iotwx_watch.events import AuthChange, AuthCode, SuiteTicket
 from iotwx_watch.extract.files import iter_file_events
 from iotwx_watch.report.health import HealthReport, assess_deployment
 from iotwx_watch.run.daemon import run_once
@@ -102,6 +102,8 @@ def _stage_world(sim: WeComSimulator, config: Config, world: dict[str, Any]) -> 
         for event in iter_file_events(source.path, source.kind, config=config):
             if isinstance(event, SuiteTicket):
                 sim.accept_ticket(event.suite_id, event.suite_ticket, event.timestamp)
+            elif isinstance(event, AuthChange) and event.info_type == "cancel_auth":
+                sim.cancel_auth(event.corpid)  # so WeCom confirms the logged cancel
             elif isinstance(event, AuthCode) and event.auth_code in owners:
                 corp = owners[event.auth_code]
                 sim.accept_auth_code(

@@ -238,9 +238,14 @@ class WeComSimulator:
             raise KeyError("not a ticket or auth code of this simulator") from None
 
     def cancel_auth(self, corpid: str) -> None:
-        """The corp cancels: its permanent_code stops working (40084)."""
+        """The corp cancels: its permanent_code stops working (40084). A corp whose code is
+        not redeemed yet cancels right after (its code still redeems, as WeCom's may)."""
         with self._core.lock:
-            self._core.corps[corpid].cancelled = True
+            corp = self._core.corps.get(corpid)
+            if corp is None:
+                self._core.cancel_on_redeem.add(corpid)
+            else:
+                corp.cancelled = True
 
     def permanent_code_for(self, corpid: str) -> str | None:
         """The permanent_code last issued to ``corpid``, for assertions."""

@@ -32,9 +32,11 @@ __all__ = [
     "AUTH_CODE_TTL_S",
     "FINAL_STATUSES",
     "SCHEMA_VERSION",
-    "SOURCE_ERRORS",
     "AuthCodeEntry",
     "AuthCodeStatus",
+    "CancelCheck",
+    "IgnoredRecords",
+    "ReadProblem",
     "BlockedIpEntry",
     "CorpEntry",
     "CorpStatus",
@@ -53,8 +55,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-# Top-level key (kept in State.extra): per log path, why the daemon cannot read it.
-SOURCE_ERRORS = "source_errors"
 
 AuthCodeStatus = Literal["pending", "redeeming", "redeemed", "failed", "expired"]
 CorpStatus = Literal["active", "cancelled"]
@@ -88,6 +88,22 @@ class TokenEntry:
 
 
 @dataclass
+class CancelCheck:
+    """A logged cancel_auth that waits for WeCom's word before the Secret is deleted.
+
+    Log text can be forged; WeCom's get_auth_info cannot. Until it confirms, the corp
+    stays as it is and the check is retried.
+    """
+
+    timestamp: Stamp  # the cancel_auth callback's TimeStamp
+    first_seen: Time
+    next_check_at: Time
+    attempts: Count = 0
+    error: Omitted[str | None] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class CorpEntry:
     """A corp that authorized a suite's app; ``permanent_code`` is the app's Secret."""
 
@@ -103,6 +119,8 @@ class CorpEntry:
     # TimeStamp of the callback whose code gave this secret
     auth_timestamp: Omitted[Stamp | None] = None
     state: Omitted[str | None] = None  # the State of the authorization link / QR code
+    # a logged cancel_auth not yet confirmed by WeCom
+    cancel_check: Omitted[CancelCheck | None] = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,6 +174,9 @@ class SuiteState:
     corps: dict[str, CorpEntry] = field(default_factory=dict)
     auth_codes: dict[str, AuthCodeEntry] = field(default_factory=dict)
     last_error: dict[str, Any] | None = None
+    # cancel_auth TimeStamps of corps not known yet, kept while a code being redeemed may
+    # turn out to be theirs (a customer who authorized and cancelled at once)
+    pending_cancels: Omitted[dict[str, Stamp]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,6 +197,28 @@ class BlockedIpEntry:
 
 
 @dataclass
+class ReadProblem:
+    """Why the daemon cannot read a log (permissions, I/O), for `status` run as another user."""
+
+    error: str
+    since: Time
+    errno: Omitted[Int64 | None] = None
+    uid: Omitted[Int64 | None] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class IgnoredRecords:
+    """Log records of one kind that were not acted on (forged or impossible), counted."""
+
+    count: Count
+    last_at: Time
+    last_suite_id: Omitted[str | None] = None
+    last_source: Omitted[str | None] = None  # "<path>:<byte offset>"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class State:
     """The whole state document. ``sources`` holds the follower's opaque cursors per path."""
 
@@ -184,6 +227,10 @@ class State:
     suites: dict[str, SuiteState] = field(default_factory=dict)
     blocked_ips: dict[str, BlockedIpEntry] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per log path, why the daemon cannot read it; empty (and left out) while all read
+    source_errors: Omitted[dict[str, ReadProblem]] = field(default_factory=dict)
+    # per reason (unknown_suite, future_timestamp, …), records that changed nothing
+    ignored_records: Omitted[dict[str, IgnoredRecords]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def suite(self, suite_id: str) -> SuiteState:

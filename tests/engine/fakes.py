@@ -47,6 +47,7 @@ class FakeApi:
     tokens: int = 0
     on_redeem: Any = None
     auth_info_faults: list[WeComError] = field(default_factory=list)
+    cancelled: set[str] = field(default_factory=set)  # corps whose authorization is gone
 
     def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
         self.calls.append(("get_suite_token", suite_ticket))
@@ -70,6 +71,8 @@ class FakeApi:
         self.calls.append(("get_auth_info", corpid))
         if self.auth_info_faults:
             raise self.auth_info_faults.pop(0)
+        if corpid in self.cancelled:
+            raise WeComError(40084, "invalid permanent_code")
         return AuthInfo(corpid=corpid, corp_name=f"name-{corpid}", agentid=1000002)
 
 

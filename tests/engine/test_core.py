@@ -119,9 +119,11 @@ def test_reset_permanent_code_replaces_the_secret_and_keeps_the_old_date(rig: Ri
 
 
 def test_cancel_auth_removes_the_secret_and_marks_the_corp(rig: Rig) -> None:
-    """cancel_auth drops the corp's permanent_code and marks it cancelled, keeping history."""
+    """A cancel_auth WeCom confirms (get_auth_info: 40084) drops the corp's permanent_code
+    and marks it cancelled, keeping history."""
     rig.handle(ticket(T0), code())
     rig.clock.advance(60)
+    rig.fake.cancelled.add("wwCorpOne")
     rig.handle(AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 50))
     corp = rig.state.to_json()["suites"][SUITE]["corps"]["wwCorpOne"]
     assert {"corp_name": "name-wwCorpOne", "agentid": 1000002,
@@ -253,7 +255,56 @@ def test_change_auth_and_an_old_cancel_leave_the_secret(rig: Rig) -> None:
 
 def test_authorize_then_cancel_in_one_batch_ends_cancelled(rig: Rig) -> None:
     """create_auth then cancel_auth read together: redeemed in log order, then cancelled."""
+    rig.fake.cancelled.add("wwCorpOne")
     rig.handle(ticket(T0), code(), AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 1))
     corp = rig.state.to_json()["suites"][SUITE]["corps"]["wwCorpOne"]
     assert ("cancelled", False) == (corp["status"], "permanent_code" in corp)
     assert ["corp_obtained", "corp_cancelled"] == rig.kinds()
+
+
+def test_a_forged_cancel_keeps_the_secret(rig: Rig) -> None:
+    """A cancel_auth WeCom refutes (get_auth_info answers with the corp) changes nothing:
+    the Secret stays, and the record is counted as refuted."""
+    rig.handle(ticket(T0), code())
+    secret = rig.state.suite(SUITE).corps["wwCorpOne"].permanent_code
+    rig.clock.advance(60)
+    rig.handle(AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 50))
+    corp = rig.state.suite(SUITE).corps["wwCorpOne"]
+    assert ("active", secret, None) == (corp.status, corp.permanent_code, corp.cancel_check)
+    assert 1 == rig.state.ignored_records["cancel_refuted"].count
+    assert ["corp_obtained"] == rig.kinds()
+
+
+def test_an_unconfirmed_cancel_is_retried_and_keeps_the_secret_meanwhile(rig: Rig) -> None:
+    """WeCom unreachable when a cancel is logged: the corp stays as it is, the check is
+    retried with backoff, and a later answer that the corp is gone cancels it."""
+    rig.handle(ticket(T0), code())
+    rig.fake.auth_info_faults.append(WeComError(-1001, "get_auth_info: ConnectError"))
+    rig.handle(AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 5))
+    corp = rig.state.suite(SUITE).corps["wwCorpOne"]
+    assert corp.cancel_check is not None
+    assert ("active", 1) == (corp.status, corp.cancel_check.attempts)
+    assert corp.permanent_code is not None
+    assert "ConnectError" in (corp.cancel_check.error or "")
+    due = rig.engine.next_due()
+    assert due is not None and due > T0
+    rig.fake.cancelled.add("wwCorpOne")
+    rig.clock.now = due
+    rig.engine.tick()
+    after = rig.state.suite(SUITE).corps["wwCorpOne"]
+    assert ("cancelled", None, None) == (after.status, after.permanent_code, after.cancel_check)
+
+
+def test_a_cancel_for_a_corp_never_seen_is_counted(rig: Rig) -> None:
+    """Nothing to delete and no code in flight: the record is counted, the state unchanged."""
+    rig.handle(ticket(T0), AuthChange("cancel_auth", SUITE, "wwNobody", T0))
+    assert {} == rig.state.suite(SUITE).corps
+    assert 1 == rig.state.ignored_records["cancel_unknown_corp"].count
+
+
+def test_change_auth_refreshes_the_corp_from_wecom(rig: Rig) -> None:
+    """change_auth asks get_auth_info and takes the corp's current name and agentid."""
+    rig.handle(ticket(T0), code())
+    rig.state.suite(SUITE).corps["wwCorpOne"].corp_name = "old name"
+    rig.handle(AuthChange("change_auth", SUITE, "wwCorpOne", T0 + 5))
+    assert "name-wwCorpOne" == rig.state.suite(SUITE).corps["wwCorpOne"].corp_name

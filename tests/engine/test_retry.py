@@ -285,8 +285,10 @@ def test_recover_reports_interrupted_and_reschedules_pending(rig: Rig) -> None:
 
 
 def test_a_retry_that_succeeds_after_cancel_keeps_nothing(rig: Rig) -> None:
-    """A code still retrying when its corp cancels: the late success stores no secret."""
+    """A code still retrying when its corp cancels: the cancel is held, and once the late
+    success names the corp, WeCom confirms the cancel and no secret is kept."""
     rig.fake.redeem_faults.append(WeComError(-1, "busy"))
+    rig.fake.cancelled.add("wwCorpOne")
     rig.handle(ticket(T0), code(), AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 1))
     rig.clock.advance(2)
     rig.engine.tick()
@@ -294,7 +296,8 @@ def test_a_retry_that_succeeds_after_cancel_keeps_nothing(rig: Rig) -> None:
     assert ("cancelled", False) == (corp["status"], "permanent_code" in corp)
     assert ("name-wwCorpOne", 1000002) == (corp["corp_name"], corp["agentid"])
     assert ("redeemed", "wwCorpOne") == (rig.entry()["status"], rig.entry()["corpid"])
-    assert ["corp_cancelled"] == rig.kinds()
+    assert ["corp_obtained", "corp_cancelled"] == rig.kinds()
+    assert {} == rig.state.suite(SUITE).pending_cancels
 
 
 def test_blocked_ips_stay_within_their_bound(rig: Rig) -> None:

@@ -23,6 +23,7 @@ from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
+    ReadProblem,
     State,
     TicketEntry,
     TokenEntry,
@@ -245,8 +246,8 @@ def test_unreadable_log_names_the_uid_and_the_fix(tmp_path: Path) -> None:
     log.write_bytes(b"")
     state = state_with_ticket(60)
     state.updated_at = NOW
-    state.extra["source_errors"] = {str(log): {
-        "error": "Permission denied", "errno": 13, "uid": 61234, "since": "2027-01-15T08:00:00Z"}}
+    state.source_errors[str(log)] = ReadProblem(
+        error="Permission denied", since=NOW - 60, errno=13, uid=61234)
     observed = observe_sources((SourceConfig("callback", str(log)),), state)
     h = assess(state, now=NOW, config=CONFIG, sources=observed)
     problem = h.problems[0]

@@ -54,6 +54,7 @@ def test_once_does_the_whole_job(workdir: Workdir) -> None:
     ]
     workdir.append(workdir.receive_log, "noise line\n".join(records))
     workdir.append(workdir.policy_log, "boot\n" + blocked_record("121.46.1.2") * 2)
+    sim.cancel_auth("wwcorp0000000002")  # WeCom confirms the logged cancel
 
     result = workdir.run("once")
     assert 0 == result.returncode, result.stdout + result.stderr
