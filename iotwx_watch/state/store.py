@@ -9,9 +9,11 @@ lives in :mod:`iotwx_watch.state.model` and is re-exported here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -89,20 +91,51 @@ class StateStore:
         self._clock = clock
 
     def _ensure_dir(self) -> None:
+        """Create the state directory (0700), and refuse one others may write into.
+
+        Anyone who can write into the directory can plant a symlink or swap files, so a
+        directory writable by others (without the sticky bit) is refused; one writable
+        by the group or owned by another user is allowed with a warning.
+        """
+        directory = self.path.parent
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = directory.stat()
         except OSError as exc:
-            raise StateError(f"cannot create state directory {self.path.parent}: {exc}") from exc
+            raise StateError(f"cannot create state directory {directory}: {exc}") from exc
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise StateError(
+                f"state directory {directory} is writable by others (mode {mode:o}): anyone "
+                f"could replace the state file; chmod 700 {directory}"
+            )
+        if mode & stat.S_IWGRP or st.st_uid != os.geteuid():
+            log.warning("state.directory_not_private", path=str(directory), mode=f"{mode:o}",
+                        owner_uid=st.st_uid, uid=os.geteuid())
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the state lock for the ``with`` block so ``once`` and ``run`` never interleave."""
+        """Hold the state lock for the ``with`` block so ``once`` and ``run`` never interleave.
+
+        The lock file is opened without following a symlink and must be a plain file: a
+        planted ``state.json.lock -> /etc/passwd`` must not make a root ``once`` write there.
+        """
         self._ensure_dir()
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.lock_path,
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateError(
+                    f"lock file {self.lock_path} is a symbolic link; refusing to follow it "
+                    "(remove it and check who can write into the state directory)"
+                ) from exc
             raise StateError(f"cannot open lock file {self.lock_path}: {exc}") from exc
         try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                raise StateError(f"lock file {self.lock_path} is not a plain file of its own; "
+                                 "remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -123,15 +156,28 @@ class StateStore:
     def load(self) -> State:
         """Read the state; a missing file is an empty state, anything unreadable is an error."""
         try:
-            raw = self.path.read_bytes()
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             return State()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._symlinked() from exc
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                raw = handle.read()
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
         try:
             return decode(raw)
         except ShapeError as exc:
             raise self._corrupt(str(exc)) from exc
+
+    def _symlinked(self) -> StateError:
+        return StateError(
+            f"state file {self.path} is a symbolic link; refusing to read or replace it "
+            "(move the real file into place and check who can write into the directory)"
+        )
 
     def _corrupt(self, problem: str) -> StateError:
         bak = f"; the previous version is in {self.bak_path}" if self.bak_path.exists() else ""
@@ -154,6 +200,8 @@ class StateStore:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
+            if self.path.is_symlink():
+                raise self._symlinked()
             if self.path.exists():
                 self._keep_backup()
             os.replace(tmp, self.path)

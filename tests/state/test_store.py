@@ -237,3 +237,42 @@ def test_suite_state_is_created_on_first_use() -> None:
     suite = state.suite("dk1")
     assert SuiteState() == suite
     assert suite is state.suite("dk1")
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """state.json.lock -> any file: the lock is refused and the target keeps its bytes."""
+    target = tmp_path / "precious.conf"
+    target.write_text("do not truncate me\n")
+    (tmp_path / "state").mkdir(mode=0o700)
+    store = StateStore(tmp_path / "state" / "state.json")
+    store.lock_path.symlink_to(target)
+    with pytest.raises(StateError, match="symbolic link"), store.lock():
+        pass
+    assert "do not truncate me\n" == target.read_text()
+
+
+def test_a_symlinked_state_file_is_refused(tmp_path: Path) -> None:
+    """A state file that is a symlink is neither read nor silently replaced."""
+    (tmp_path / "state").mkdir(mode=0o700)
+    real = tmp_path / "elsewhere.json"
+    real.write_text('{"schema_version": 1}')
+    store = StateStore(tmp_path / "state" / "state.json")
+    store.path.symlink_to(real)
+    with pytest.raises(StateError, match="symbolic link"):
+        store.load()
+    with pytest.raises(StateError, match="symbolic link"):
+        store.save(State())
+    assert '{"schema_version": 1}' == real.read_text()
+    assert store.path.is_symlink()
+
+
+def test_a_state_directory_writable_by_others_is_refused(tmp_path: Path) -> None:
+    """A 0777 state directory lets anyone swap the files: refused with the fix."""
+    directory = tmp_path / "state"
+    directory.mkdir()
+    directory.chmod(0o777)
+    with pytest.raises(StateError, match="chmod 700"), StateStore(directory / "s.json").lock():
+        pass
+    directory.chmod(0o1777)  # sticky, like /tmp: others cannot replace our files
+    with StateStore(directory / "s.json").lock():
+        pass
