@@ -36,7 +36,8 @@ MSG_60020 = (
         (40013, WeComErrorKind.CONFIG),
         (45009, WeComErrorKind.RATE_LIMITED),
         (45033, WeComErrorKind.RATE_LIMITED),
-        (48004, WeComErrorKind.OTHER),
+        (48004, WeComErrorKind.AUTHORIZATION_GONE),
+        (40084, WeComErrorKind.AUTHORIZATION_GONE),
         (ERRCODE_TRANSPORT, WeComErrorKind.RETRYABLE),
     ],
 )

@@ -209,8 +209,15 @@ def _rate_limited(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> 
 
 
 def _other(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
-    sim.fail_next("get_permanent_code", errcode=48004)
+    sim.fail_next("get_permanent_code", errcode=48002)
     client.get_permanent_code(token_for(sim, client), sim.issue_auth_code(SUITE_ID, CORPID))
+
+
+def _authorization_gone(sim: WeComSimulator, client: WeComClient, clock: SimClock) -> None:
+    token = token_for(sim, client)
+    auth = client.get_permanent_code(token, sim.issue_auth_code(SUITE_ID, CORPID))
+    sim.cancel_auth(CORPID)
+    client.get_auth_info(token, CORPID, auth.permanent_code)
 
 
 Scenario = Callable[[WeComSimulator, WeComClient, SimClock], None]
@@ -225,7 +232,8 @@ SCENARIOS: list[tuple[str, Scenario, int, WeComErrorKind]] = [
     ("bad-secret", _bad_secret, 40080, WeComErrorKind.CONFIG),
     ("bad-suite", _bad_suite, 40083, WeComErrorKind.CONFIG),
     ("rate-limited", _rate_limited, 45009, WeComErrorKind.RATE_LIMITED),
-    ("other", _other, 48004, WeComErrorKind.OTHER),
+    ("authorization-gone", _authorization_gone, 40084, WeComErrorKind.AUTHORIZATION_GONE),
+    ("other", _other, 48002, WeComErrorKind.OTHER),
 ]
 
 
