@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from iotwx_watch.engine.ledger import code_key
+
 MORE_INFO = "https://open.work.weixin.qq.com/devtool/query?e="
 RECENT_TICKETS = 3  # the newest ticket, plus two missed pushes ("容错连续两次获取失败")
 
@@ -62,6 +64,12 @@ class SimCall:
     time: float
     http_status: int = 200
     client_ip: str = ""
+    # get_permanent_code only: which code was sent, by its ledger key (never the code), and
+    # whether this call spent it. A spent call answered later than the caller's timeout
+    # (``delay_s``) is an answer lost after WeCom redeemed the code.
+    code_key: str | None = None
+    spent: bool = False
+    delay_s: float = 0.0
 
 
 @dataclass
@@ -161,10 +169,16 @@ class SimCore:
     def answer(self, endpoint: str, query: dict[str, str], body: bytes, client_ip: str) -> Answer:
         """Answer one request and record it in :attr:`calls`."""
         with self.lock:
+            sent = _auth_code_in(endpoint, body)
+            code = self.codes.get(sent) if sent is not None else None
+            was_used = code is None or code.used
             suite_id, answer = self._answer(endpoint, query, body, client_ip)
             errcode = int(answer.payload.get("errcode", 0)) if answer.payload is not None else None
             self.calls.append(
-                SimCall(endpoint, suite_id, errcode, self.clock(), answer.status, client_ip)
+                SimCall(endpoint, suite_id, errcode, self.clock(), answer.status, client_ip,
+                        code_key=code_key(sent) if sent is not None else None,
+                        spent=code is not None and code.used and not was_used,
+                        delay_s=answer.delay_s)
             )
             return answer
 
@@ -346,6 +360,18 @@ class SimCore:
         if suite is None:
             raise KeyError(f"unknown suite {suite_id!r}: add_suite() first")
         return suite
+
+
+def _auth_code_in(endpoint: str, body: bytes) -> str | None:
+    """The auth code a get_permanent_code request carries, if it carries one."""
+    if endpoint not in (PERMANENT_CODE, PERMANENT_CODE_V2):
+        return None
+    try:
+        request = json.loads(body.decode("utf-8"))
+    except ValueError:
+        return None
+    value = request.get("auth_code") if isinstance(request, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def new_fault(

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from iotwx_watch.cli import main
+from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.sim.server import WeComSimulator
 from iotwx_watch.wecom import WeComClient
 from tests.conftest import SIM_START as START
@@ -333,6 +334,24 @@ def test_calls_log(sim: WeComSimulator, http: httpx.Client, clock: SimClock) -> 
     ]
     assert expected == [(c.endpoint, c.suite_id, c.errcode, c.time) for c in sim.calls]
     assert 1 == len(sim.calls_to("get_permanent_code"))
+
+
+def test_calls_name_the_code_by_key_and_the_call_that_spent_it(
+    sim: WeComSimulator, http: httpx.Client
+) -> None:
+    """get_permanent_code calls carry the code's ledger key (not the code), whether that
+    call spent it, and how late it was answered; a faulted call spends nothing."""
+    tok, code = token(sim, http), sim.issue_auth_code(SUITE_ID, CORPID)
+    sim.fail_next("get_permanent_code", errcode=-1)
+    sim.fail_next("get_permanent_code", delay_s=0.05)
+    for _ in range(3):
+        post(http, "get_permanent_code", {"auth_code": code}, tok)
+    calls = sim.calls_to("get_permanent_code")
+    expected = [(-1, False, 0.0), (0, True, 0.05), (40078, False, 0.0)]
+    assert expected == [(c.errcode, c.spent, c.delay_s) for c in calls]
+    assert {code_key(code)} == {c.code_key for c in calls}
+    assert code not in repr(sim.calls)
+    assert None is sim.calls_to("get_suite_token")[0].code_key
 
 
 def test_calls_from_many_threads(sim: WeComSimulator) -> None:
