@@ -6,6 +6,8 @@ import json
 import queue
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -370,6 +372,19 @@ def test_calls_from_many_threads(sim: WeComSimulator) -> None:
         thread.join(timeout=30)
     assert 40 == len(sim.calls_to("get_suite_token"))
     assert {0} == {call.errcode for call in sim.calls}
+
+
+def test_a_client_killed_mid_request_prints_nothing(
+    sim: WeComSimulator, http: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A connection reset by a killed client is not reported as a server error, and the
+    server keeps answering."""
+    with socket.create_connection((sim.host, sim.port)) as raw:
+        raw.sendall(b"POST /cgi-bin/service/get_suite_token HTTP/1.1\r\n")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+    assert 41021 == errcode(post(http, "get_suite_token", {}))
+    assert "" == capsys.readouterr().err
 
 
 def test_callback_xml(sim: WeComSimulator) -> None:
