@@ -188,8 +188,18 @@ def _auth_code(
     )
 
 
+# What the operator's recovery of a lost code brings: 重新获取 sends a reset_permanent_code,
+# `redeem` records a "manual" code.
+_RECOVERY_INFO_TYPES = frozenset({"reset_permanent_code", "manual"})
+
+
 def _superseded(code: AuthCodeEntry, suite: SuiteState) -> bool:
-    """A failed or expired code stops mattering once a later code for its corp was redeemed."""
+    """A failed or expired code stops mattering once a later code for its corp was redeemed.
+
+    A code whose corp is unknown (killed during the call, a reset_permanent_code) can only
+    be settled by the operator's recovery, a later code from 重新获取 or `redeem`: another
+    corp's new authorization says nothing about the customer that was lost.
+    """
     if code.corpid is not None:
         corp = suite.corps.get(code.corpid)
         if corp is not None and (corp.obtained_at or 0.0) >= code.updated_at:
@@ -198,7 +208,8 @@ def _superseded(code: AuthCodeEntry, suite: SuiteState) -> bool:
         other.status == "redeemed"
         and other.updated_at >= code.updated_at
         and other.timestamp > code.timestamp
-        and (code.corpid is None or other.corpid == code.corpid)
+        and (other.info_type in _RECOVERY_INFO_TYPES if code.corpid is None
+             else other.corpid == code.corpid)
         for other in suite.auth_codes.values()
     )
 

@@ -151,6 +151,22 @@ def test_failed_code_superseded_by_later_redemption_is_settled() -> None:
     assert [] == codes(assess(state, now=NOW, config=CONFIG))
 
 
+def test_code_of_unknown_corp_is_settled_only_by_a_recovery() -> None:
+    """A failure whose corp is unknown stays a task when another corp authorizes later,
+    and is settled by a later reset_permanent_code (what 重新获取 sends)."""
+    state = state_with_ticket(60)
+    suite = state.suite(SUITE)
+    suite.auth_codes["e" * 16] = code_entry("failed", timestamp=NOW - 300,
+                                            updated_at=NOW - 290)
+    suite.auth_codes["f" * 16] = code_entry("redeemed", corpid="wwother", timestamp=NOW - 200,
+                                            updated_at=NOW - 190)
+    assert ["auth_code_failed"] == codes(assess(state, now=NOW, config=CONFIG))
+    reset = code_entry("redeemed", corpid="wwlost", timestamp=NOW - 100, updated_at=NOW - 90)
+    reset.info_type = "reset_permanent_code"
+    suite.auth_codes["9" * 16] = reset
+    assert [] == codes(assess(state, now=NOW, config=CONFIG))
+
+
 def test_old_failures_become_history() -> None:
     """A failure older than the horizon is shown in counts only, not as a task."""
     state = state_with_ticket(60)
