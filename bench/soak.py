@@ -91,7 +91,6 @@ class Code:
 class Stop:
     """How one daemon's life ended (wall clock, as the simulator records calls)."""
 
-    started: float
     at: float
     how: str  # "kill", "kill-inflight", "kill-early", "term", "crash"
     disk_full: bool
@@ -178,7 +177,6 @@ class Daemon:
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
         self.started = time.monotonic()
-        self.started_wall = time.time()
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -416,10 +414,7 @@ class Soak:
         return self.daemon
 
     def _ended(self, how: str, exit_code: int | None) -> None:
-        """Run n (from 1) ends with ``stops[n - 1]``: every started daemon gets one."""
-        assert self.daemon is not None
-        self.stops.append(Stop(self.daemon.started_wall, time.time(), how, self.disk.full,
-                               exit_code))
+        self.stops.append(Stop(time.time(), how, self.disk.full, exit_code))
         self.daemon = None
 
     def stop_daemon(self, how: str) -> None:
@@ -566,12 +561,13 @@ class Verdict:
     """Every code in exactly one bucket, and the figures around them."""
 
     buckets: dict[str, list[Code]] = field(default_factory=dict)
-    # Lost to a kill: did WeCom spend the code, was the disk full at the kill (an outcome
-    # known but not saved), did the killed daemon's request even reach WeCom?
+    # Lost to a kill: did WeCom spend the code, was the disk full at the kill after its
+    # last call (an outcome known but not saved), did any request of it reach WeCom?
     lost_spent: list[Code] = field(default_factory=list)
     lost_spent_disk_full: list[Code] = field(default_factory=list)
     lost_unspent_disk_full: list[Code] = field(default_factory=list)
     lost_unsent: list[Code] = field(default_factory=list)
+    lost_answers: int = 0  # calls that spent a code and answered past the client's timeout
     twice_after_lost_answer: list[Code] = field(default_factory=list)
     shown: dict[str, bool] = field(default_factory=dict)  # not redeemed: shown by status?
     details: list[str] = field(default_factory=list)
@@ -582,7 +578,7 @@ class Verdict:
         return len(self.buckets.get(bucket, []))
 
 
-def reconcile(soak: Soak, status: dict[str, Any], logs: DaemonLogs) -> Verdict:
+def reconcile(soak: Soak, status: dict[str, Any]) -> Verdict:
     """Sort each issued code by what WeCom saw (the simulator's calls) and what the state
     file says."""
     calls: dict[str, list[tuple[int, SimCall]]] = {}
@@ -596,6 +592,7 @@ def reconcile(soak: Soak, status: dict[str, Any], logs: DaemonLogs) -> Verdict:
     for code in soak.codes:
         mine = calls.get(code.key, [])
         spent = [(n, c) for n, c in mine if c.spent]
+        verdict.lost_answers += sum(1 for _, c in spent if c.delay_s >= TIMEOUT_S)
         twice = len(spent) > 1 or (bool(spent) and mine[-1][0] > spent[0][0])
         entry: dict[str, Any] = state.get(code.suite_id, {}).get("auth_codes", {}).get(
             code.key, {})
@@ -613,16 +610,14 @@ def reconcile(soak: Soak, status: dict[str, Any], logs: DaemonLogs) -> Verdict:
             bucket = "redeemed"
         elif interrupted:
             bucket = "lost to a kill"
-            killed = _killed_run(soak, logs.interrupted_in.get(code.key))
-            full = killed is not None and killed.disk_full
+            full = bool(mine) and _disk_full_at_next_stop(soak, mine[-1][1].time)
             if spent:
                 verdict.lost_spent.append(code)
                 if full:
                     verdict.lost_spent_disk_full.append(code)
             elif full:
                 verdict.lost_unspent_disk_full.append(code)
-            if killed is not None and not any(
-                    killed.started <= c.time <= killed.at for _, c in mine):
+            elif not mine:
                 verdict.lost_unsent.append(code)
         elif not mine:
             bucket = "never sent although valid"
@@ -663,11 +658,10 @@ def _full_overlap(soak: Soak, start: float, end: float) -> float:
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in soak.full_periods)
 
 
-def _killed_run(soak: Soak, found_by_run: int | None) -> Stop | None:
-    """The end of the run before the one that found a code interrupted."""
-    if found_by_run is None or not 2 <= found_by_run <= len(soak.stops) + 1:
-        return None
-    return soak.stops[found_by_run - 2]
+def _disk_full_at_next_stop(soak: Soak, after: float) -> bool:
+    """Was the disk full when the daemon that made a call at ``after`` was stopped?"""
+    stop = next((s for s in soak.stops if s.at >= after), None)
+    return stop is not None and stop.disk_full
 
 
 @dataclass
@@ -677,7 +671,6 @@ class DaemonLogs:
     write_failures: int = 0  # failed state writes (attempts)
     episodes: int = 0  # runs of failed writes
     recovered: int = 0  # episodes that ended with a successful write in the same process
-    interrupted_in: dict[str, int] = field(default_factory=dict)  # key → run that found it
     unsaved_at_exit: int = 0
     leaked: int = 0
 
@@ -687,7 +680,6 @@ def read_daemon_logs(soak: Soak) -> DaemonLogs:
     secrets |= {s for c in soak.codes if (s := soak.sim.permanent_code_for(c.corpid))}
     out = DaemonLogs()
     for path in sorted(soak.logs.glob("run-*.log")):
-        run = int(path.stem.removeprefix("run-"))
         text = path.read_text(encoding="utf-8", errors="replace")
         out.leaked += sum(1 for token in _TOKEN.findall(text) if token in secrets)
         for line in text.splitlines():
@@ -701,8 +693,6 @@ def read_daemon_logs(soak: Soak) -> DaemonLogs:
                 out.episodes += record.get("attempts") == 1
             elif event == "runner.state_write_recovered":
                 out.recovered += 1
-            elif event == "engine.auth_code_interrupted":
-                out.interrupted_in[str(record.get("key"))] = run
             elif event == "runner.unsaved_at_exit":
                 out.unsaved_at_exit += 1
     return out
@@ -735,7 +725,8 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
         ("codes never sent although valid", str(verdict.count("never sent although valid")),
          "must be 0"),
         ("codes sent twice", str(verdict.count("sent twice")), "must be 0"),
-        ("  after an answer lost to a timeout", str(len(verdict.twice_after_lost_answer)), ""),
+        ("  after an answer lost to a timeout", str(len(verdict.twice_after_lost_answer)),
+         f"of {verdict.lost_answers} answers lost after WeCom redeemed"),
         ("Secrets lost outside a kill", str(verdict.count("Secret lost outside a kill")),
          "must be 0"),
         ("codes lost to a kill (claimed, outcome unsaved)", str(len(lost)), "inherent"),
@@ -745,8 +736,7 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
         ("  WeCom had not redeemed it", str(len(lost) - len(verdict.lost_spent)), ""),
         ("    its answer was waiting for disk space", str(len(verdict.lost_unspent_disk_full)),
          ""),
-        ("  the killed daemon's request never reached WeCom", str(len(verdict.lost_unsent)),
-         ""),
+        ("    no request of it ever reached WeCom", str(len(verdict.lost_unsent)), ""),
         ("  shown by `status` as failed, with 重新获取",
          f"{sum(verdict.shown[c.key] for c in lost)}/{len(lost)}", "must be all"),
         ("codes expired for other reasons", str(verdict.count("expired for other reasons")),
@@ -764,6 +754,7 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
          f"{logs.write_failures} failed writes"),
         ("  survived (written once space was back)", str(logs.recovered), ""),
         ("  ended by a kill while the disk was full", str(logs.episodes - logs.recovered), ""),
+        ("  SIGTERM exits with the state unsaved", str(logs.unsaved_at_exit), ""),
         ("WeCom faults injected", str(sum(soak.faults.values())),
          ", ".join(f"{k} {v}" for k, v in sorted(soak.faults.items()))),
         ("append → Secret in state, worst", f"{max(lat, default=float('nan')):.2f} s",
@@ -867,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
             settled = soak.settle()
             status = soak.status_json()
             logs = read_daemon_logs(soak)
-            verdict = reconcile(soak, status, logs)
+            verdict = reconcile(soak, status)
             if opts.keep is not None:
                 shutil.copytree(root, opts.keep, dirs_exist_ok=True)
             return report(soak, verdict, logs, settled, time.monotonic() - began)
