@@ -141,7 +141,10 @@ class StateStore:
             except BlockingIOError:
                 raise StateLockedError(str(self.lock_path), self._holder(fd)) from None
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            # The pid only names the holder in another process's "locked" message: a full
+            # disk must not stop a daemon that would otherwise wait for space.
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # closing releases the flock

@@ -1,6 +1,6 @@
 """What the fault soak (bench/soak.py) found, each shown by a real daemon and the simulator:
-a lost code must stay on `status` until its own recovery, and a code WeCom already redeemed
-is sent again after a timeout ate the answer."""
+a lost code must stay on `status` until its own recovery, a first start on a full disk must
+not crash, and a code WeCom already redeemed is sent again after a timeout ate the answer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from iotwx_watch.engine.ledger import code_key
 from tests.conftest import SUITE_A, Workdir, wait_for
 from tests.run.support import Daemon, corps, permanent_code_calls
+from tests.run.test_reliability import fill, small_tmpfs
 
 
 def next_second() -> None:
@@ -46,6 +47,32 @@ def test_a_code_lost_to_a_kill_stays_on_status_when_another_corp_authorizes(
     assert code_key(lost) in shown, "the lost code vanished from status"
     assert "failed" == shown[code_key(lost)]["status"]
     assert "重新获取" in shown[code_key(lost)]["action"]
+
+
+def test_first_start_on_a_full_disk_runs_and_redeems_once_space_is_back(
+    workdir: Workdir,
+) -> None:
+    """The state disk is full before the daemon ever ran (no lock file yet): `run` starts
+    anyway (the pid in the lock file is only a courtesy), waits, and redeems the code once
+    space is back."""
+    with small_tmpfs(workdir.root / "state"):
+        fillers = fill(workdir.root / "state")
+        daemon = Daemon(workdir)
+        try:
+            wait_for(lambda: "daemon.ready" in daemon.text() or daemon.process.poll() is not None,
+                     what="ready or dead")
+            assert daemon.process.poll() is None, daemon.text()
+            workdir.log_authorization("wwcorp0000000034")
+            wait_for(lambda: "runner.state_write_failed" in daemon.text(), what="write failure")
+            assert 0 == permanent_code_calls(workdir)
+            for filler in fillers:
+                filler.unlink()
+            wait_for(lambda: "wwcorp0000000034" in corps(workdir, SUITE_A), timeout=40,
+                     what="redeemed once space is back")
+        finally:
+            exit_code, output = daemon.stop()
+    assert 0 == exit_code, output
+    assert 1 == permanent_code_calls(workdir)
 
 
 @pytest.mark.xfail(strict=True, reason=(
