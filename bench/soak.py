@@ -415,6 +415,8 @@ class Soak:
 
     def _ended(self, how: str, exit_code: int | None) -> None:
         self.stops.append(Stop(time.time(), how, self.disk.full, exit_code))
+        log(self.opts, f"run {self.starts}: {how}, exit {exit_code}"
+                       f"{', disk full' if self.disk.full else ''}")
         self.daemon = None
 
     def stop_daemon(self, how: str) -> None:
