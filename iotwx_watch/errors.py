@@ -102,6 +102,7 @@ class WeComErrorKind(enum.Enum):
     CONFIG = "config"  # 40080, 40083, 40013: wrong secret or id; never retry
     AUTHORIZATION_GONE = "authorization_gone"  # 40084, 48004: the corp cancelled
     RATE_LIMITED = "rate_limited"  # 45009, 45033
+    ANSWER_LOST = "answer_lost"  # the request went out, the answer did not come back
     OTHER = "other"  # anything else: recorded, not retried
 
 
@@ -127,6 +128,10 @@ _KIND_BY_ERRCODE: dict[int, WeComErrorKind] = {
 ERRCODE_TRANSPORT = -1001
 ERRCODE_HTTP_STATUS = -1002
 ERRCODE_BAD_RESPONSE = -1003
+# The request was sent but its answer was lost (read timeout, connection dropped after
+# sending): WeCom may have acted on it. Harmless to repeat for a token; for an auth code
+# it means the outcome is unknown, and the code is not sent again.
+ERRCODE_ANSWER_LOST = -1004
 
 _FROM_IP = re.compile(r"from ip:\s*([0-9A-Fa-f:.]+)")
 
@@ -160,6 +165,8 @@ class WeComError(IotwxError):
     def kind(self) -> WeComErrorKind:
         if self.errcode in _KIND_BY_ERRCODE:
             return _KIND_BY_ERRCODE[self.errcode]
+        if self.errcode == ERRCODE_ANSWER_LOST:
+            return WeComErrorKind.ANSWER_LOST
         if self.errcode <= ERRCODE_TRANSPORT:
             if self.errcode == ERRCODE_HTTP_STATUS and (self.http_status or 0) < 500:
                 return WeComErrorKind.OTHER

@@ -27,6 +27,7 @@ import httpx
 
 from iotwx_watch.engine.port import AuthInfo, Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
+    ERRCODE_ANSWER_LOST,
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
     ERRCODE_TRANSPORT,
@@ -86,6 +87,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Failures after the request left this host: WeCom may have acted on it. (Every call uses
+# a fresh connection, so a dropped idle keep-alive connection cannot look like one.)
+_AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+
 def _scrub(text: str, registry: SecretRegistry, *secrets: str) -> str:
     """Remove secret values and token query parameters from a message."""
     for value in sorted((s for s in secrets if s), key=len, reverse=True):
@@ -135,6 +141,9 @@ class WeComClient:
             follow_redirects=False,
             trust_env=not loopback,  # an http_proxy in the environment must not catch loopback
             headers={"User-Agent": "iotwx-watch"},
+            # A few calls per ten minutes: a fresh connection each time costs little and
+            # means a dropped connection is never a stale pooled one (see _AFTER_SENDING).
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def __enter__(self) -> WeComClient:
@@ -242,8 +251,10 @@ class WeComClient:
                 response = self._client.post(_SERVICE + endpoint, params=params, json=body)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 detail = _scrub(str(exc), self.secrets, *secrets) or "no detail"
+                errcode = ERRCODE_ANSWER_LOST if isinstance(exc, _AFTER_SENDING) else (
+                    ERRCODE_TRANSPORT)
                 raise WeComError(
-                    ERRCODE_TRANSPORT, f"{endpoint}: {type(exc).__name__}: {detail}"
+                    errcode, f"{endpoint}: {type(exc).__name__}: {detail}"
                 ) from exc
             status = response.status_code
             result = parse(_decode(endpoint, response, self.secrets, secrets))

@@ -14,6 +14,7 @@ import structlog
 
 from iotwx_watch.engine.port import Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
+    ERRCODE_ANSWER_LOST,
     ERRCODE_BAD_RESPONSE,
     ERRCODE_HTTP_STATUS,
     ERRCODE_TRANSPORT,
@@ -257,8 +258,9 @@ def test_wecom_errors_over_loopback(
 
 
 def test_every_error_kind_is_exercised() -> None:
-    """The scenarios above cover every WeComErrorKind."""
-    assert set(WeComErrorKind) == {s[3] for s in SCENARIOS}
+    """The scenarios above cover every kind WeCom can answer with (a lost answer has its
+    own test: it is no answer at all)."""
+    assert set(WeComErrorKind) - {WeComErrorKind.ANSWER_LOST} == {s[3] for s in SCENARIOS}
 
 
 def test_60020_names_the_blocked_address(sim: WeComSimulator, client: WeComClient) -> None:
@@ -290,17 +292,17 @@ def test_http_500_with_errcode_uses_the_errcode(sim: WeComSimulator, client: WeC
     assert (-1, 503) == (error.errcode, error.http_status)
 
 
-def test_slow_answer_times_out_as_transport_error(
+def test_slow_answer_is_an_answer_lost_after_sending(
     sim: WeComSimulator, records: list[CallRecord]
 ) -> None:
-    """An answer slower than timeout_s is ERRCODE_TRANSPORT (retryable), not an httpx error."""
+    """An answer slower than timeout_s: the request went out, so its outcome is unknown
+    (ERRCODE_ANSWER_LOST), not a plain transport error and never an httpx error."""
     sim.fail_next("get_suite_token", delay_s=2.0)
     with WeComClient(base_url=sim.base_url, timeout_s=0.2, on_call=records.append) as slow:
         error = raises(lambda: token_for(sim, slow))
-    assert ERRCODE_TRANSPORT == error.errcode
-    assert WeComErrorKind.RETRYABLE == error.kind
+    assert (ERRCODE_ANSWER_LOST, WeComErrorKind.ANSWER_LOST) == (error.errcode, error.kind)
     assert isinstance(error.__cause__, httpx.TimeoutException)
-    assert (ERRCODE_TRANSPORT, None) == (records[-1].errcode, records[-1].http_status)
+    assert (ERRCODE_ANSWER_LOST, None) == (records[-1].errcode, records[-1].http_status)
 
 
 def test_connection_refused_is_transport_error() -> None:

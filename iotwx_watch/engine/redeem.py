@@ -33,7 +33,13 @@ from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
 from iotwx_watch.engine.port import Authorization, WeComApi
 from iotwx_watch.engine.timing import PROVIDER_PROBE_S, RATE_LIMIT_RETRY_S, backoff_delay
 from iotwx_watch.engine.tokens import SuiteCredentials, WaitForTicket
-from iotwx_watch.errors import ERRCODE_TRANSPORT, StateWriteError, WeComError, WeComErrorKind
+from iotwx_watch.errors import (
+    ERRCODE_ANSWER_LOST,
+    ERRCODE_TRANSPORT,
+    StateWriteError,
+    WeComError,
+    WeComErrorKind,
+)
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.model import AuthCodeEntry, AuthCodeStatus, CorpEntry, State, format_time
 
@@ -46,6 +52,7 @@ _WAIT_FOR_KIND: dict[WeComErrorKind, Waiting] = {
     WeComErrorKind.CONFIG: "config",
     WeComErrorKind.IP_BLOCKED: "ip",
     WeComErrorKind.RETRYABLE: "network",
+    WeComErrorKind.ANSWER_LOST: "network",  # a token call's lost answer: ask again
 }
 # Waits that only an outside change ends: no point trying before one (start, reload, ticket).
 _WAIT_UNTIL_CHANGE = frozenset({"config", "ticket"})
@@ -106,6 +113,8 @@ class Redeemer:
         except StateWriteError as exc:
             entry.status = "pending"
             self._retry_later(suite_id, key, entry, "state", str(exc), errcode=None)
+        except _AnswerLost as lost:
+            self._unknown_outcome(suite_id, key, entry, str(lost))
         except WeComError as exc:
             self._after_error(suite_id, key, entry, exc)
         else:
@@ -156,6 +165,8 @@ class Redeemer:
         try:
             return self._api.get_permanent_code(token, entry.code)
         except WeComError as exc:
+            if exc.kind is WeComErrorKind.ANSWER_LOST:
+                raise _AnswerLost(str(exc)) from exc
             if exc.kind is WeComErrorKind.IP_BLOCKED and exc.blocked_ip is not None:
                 self._ips.record(exc.blocked_ip, "provider", self._clock(), suite_id=suite_id,
                                  call="get_permanent_code")
@@ -203,6 +214,18 @@ class Redeemer:
         self._notify(Outcome("secret_reset" if reset else "corp_obtained", suite_id=suite_id,
                              corpid=auth.corpid, corp_name=corp.corp_name, agentid=corp.agentid))
 
+    def _unknown_outcome(self, suite_id: str, key: str, entry: AuthCodeEntry, error: str) -> None:
+        """The request left, the answer did not come back: WeCom may have spent the code.
+
+        Like a kill during the call, it is never sent again (a second call can only get
+        40078 for a spent code, and the Secret of the first is lost either way).
+        """
+        entry.errcode = ERRCODE_ANSWER_LOST
+        entry.error = (f"{self._secrets.scrub(error)}; the request was sent but its answer "
+                       "was lost, so whether WeCom redeemed the code is unknown and it is "
+                       "not sent again")
+        self.fail(suite_id, key, entry, hint=HINT_NEW_CODE)
+
     def provider_open(self, now: float) -> None:
         """A call of ours went through: every code held back by 60020 may go now."""
         for suite in self._state.suites.values():
@@ -233,8 +256,7 @@ class Redeemer:
             self._probe_later(suite_id, key, entry, error, exc.errcode)
         else:
             self._retry_later(suite_id, key, entry, waiting, error, errcode=exc.errcode,
-                              minimum=0.0 if kind is WeComErrorKind.RETRYABLE
-                              else RATE_LIMIT_RETRY_S)
+                              minimum=0.0 if waiting == "network" else RATE_LIMIT_RETRY_S)
 
     def _wait(self, suite_id: str, key: str, entry: AuthCodeEntry, waiting: Waiting,
               error: str, *, errcode: int | None) -> None:
@@ -324,3 +346,7 @@ class Redeemer:
 
 def _join(*parts: str | None) -> str:
     return "; ".join(p for p in parts if p)
+
+
+class _AnswerLost(Exception):
+    """get_permanent_code was sent and its answer lost: the outcome is unknown."""

@@ -320,3 +320,28 @@ def test_quiet_app_addresses_are_forgotten_after_30_days(rig: Rig) -> None:
     rig.clock.advance(BLOCKED_IP_RETENTION_S + 1)
     rig.handle(BlockedIP("198.51.100.2", 60020))
     assert ["198.51.100.2"] == sorted(rig.state.blocked_ips)
+
+
+def test_a_lost_answer_to_get_permanent_code_is_not_sent_again(rig: Rig) -> None:
+    """The request left and its answer was lost (read timeout): WeCom may have spent the
+    code, so it fails with the recovery hint and is never sent a second time."""
+    rig.fake.redeem_faults.append(WeComError(-1004, "get_permanent_code: ReadTimeout: timed out"))
+    rig.handle(ticket(T0), code())
+    rig.clock.advance(120)
+    rig.engine.retry_now("start")
+    rig.engine.tick()
+    assert 1 == [c[0] for c in rig.fake.calls].count("get_permanent_code")
+    entry = rig.entry()
+    assert ("failed", -1004) == (entry["status"], entry["errcode"])
+    assert "not sent again" in entry["error"]
+    assert "重新获取" in entry["hint"]
+
+
+def test_a_lost_answer_to_get_suite_token_is_asked_again(rig: Rig) -> None:
+    """A token request whose answer was lost is harmless to repeat: backoff, then success."""
+    rig.fake.token_faults.append(WeComError(-1004, "get_suite_token: ReadTimeout: timed out"))
+    rig.handle(ticket(T0), code())
+    assert ("pending", "network") == (rig.entry()["status"], rig.entry()["waiting_for"])
+    rig.clock.advance(2)
+    rig.engine.tick()
+    assert "redeemed" == rig.entry()["status"]

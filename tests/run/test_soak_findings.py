@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from iotwx_watch.engine.ledger import code_key
 from tests.conftest import SUITE_A, Workdir, wait_for
 from tests.run.support import Daemon, corps, permanent_code_calls
@@ -75,10 +73,6 @@ def test_first_start_on_a_full_disk_runs_and_redeems_once_space_is_back(
     assert 1 == permanent_code_calls(workdir)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not fixed: a read timeout on get_permanent_code is retried like a -1, so a code WeCom "
-    "redeemed is sent again (answer 40078); not retrying would lose the codes WeCom never "
-    "processed, so which to give up is a product decision"))
 def test_a_code_whose_answer_was_lost_to_a_timeout_is_not_sent_again(workdir: Workdir) -> None:
     """WeCom redeems the code but answers after the client's timeout: the code must not
     be sent a second time (at most once, as for a kill during the call)."""
