@@ -35,6 +35,11 @@ __all__ = [
     "AuthCodeEntry",
     "AuthCodeStatus",
     "CancelCheck",
+    "ConditionEntry",
+    "NotifyState",
+    "OutboxEntry",
+    "ServiceProblem",
+    "SinkRecord",
     "IgnoredRecords",
     "ReadProblem",
     "BlockedIpEntry",
@@ -219,6 +224,82 @@ class IgnoredRecords:
 
 
 @dataclass
+class ConditionEntry:
+    """A condition operators hear about once when it starts, again every reminder
+    interval while it lasts, and once when it clears; keyed like its health problem.
+
+    Kept in the state so that every `once` pass and every restart of `run` knows what was
+    already said: a stale ticket is one message, not one per pass.
+    """
+
+    code: str  # the health problem's code now (ticket_stale, ip_to_whitelist, …)
+    level: str  # warn | critical
+    since: Time  # first seen
+    announced_at: Omitted[Time | None] = None  # the last message; unset while held back
+    reminders: Omitted[Count] = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OutboxEntry:
+    """One message for one sink, kept until the sink took it or it expired.
+
+    Rendered when it was queued (texts, no secret), so a retry after a restart sends the
+    same words.
+    """
+
+    sink: str  # the [[notify]] name
+    kind: str  # corp_obtained, ticket_stale, ticket_recovered, …
+    key: str  # the item it is about (corp, code, address, ticket, log)
+    severity: str  # info | ok | warn | critical
+    title: str
+    created_at: Time
+    expires_at: Time
+    lines: Omitted[list[str]] = field(default_factory=list)
+    fields: Omitted[dict[str, Any]] = field(default_factory=dict)  # for webhook receivers
+    attempts: Omitted[Count] = 0
+    next_attempt_at: Omitted[Time | None] = None
+    last_error: Omitted[str | None] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SinkRecord:
+    """What became of the messages for one sink, for `status` and the metrics."""
+
+    delivered: Omitted[Count] = 0
+    probably_delivered: Omitted[Count] = 0  # the post was sent but its answer timed out
+    expired: Omitted[Count] = 0  # given up undelivered
+    failed_attempts: Omitted[Count] = 0
+    last_delivered_at: Omitted[Time | None] = None
+    last_error: Omitted[str | None] = None
+    last_error_at: Omitted[Time | None] = None
+    last_expired_at: Omitted[Time | None] = None
+    last_expired_title: Omitted[str | None] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NotifyState:
+    """The durable half of notifications: open conditions, the outbox, per-sink results."""
+
+    conditions: Omitted[dict[str, ConditionEntry]] = field(default_factory=dict)
+    outbox: Omitted[dict[str, OutboxEntry]] = field(default_factory=dict)
+    sinks: Omitted[dict[str, SinkRecord]] = field(default_factory=dict)
+    seq: Omitted[Count] = 0  # the last outbox id handed out
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceProblem:
+    """Something the daemon cannot do for itself (today: bind the metrics listener)."""
+
+    error: str
+    since: Time
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class State:
     """The whole state document. ``sources`` holds the follower's opaque cursors per path."""
 
@@ -231,6 +312,11 @@ class State:
     source_errors: Omitted[dict[str, ReadProblem]] = field(default_factory=dict)
     # per reason (unknown_suite, future_timestamp, …), records that changed nothing
     ignored_records: Omitted[dict[str, IgnoredRecords]] = field(default_factory=dict)
+    # conditions told to operators and messages not yet delivered; empty (left out) without
+    # [[notify]]
+    notifications: Omitted[NotifyState] = field(default_factory=NotifyState)
+    # per facility (metrics_listen), what the daemon cannot do; left out while all works
+    service_errors: Omitted[dict[str, ServiceProblem]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def suite(self, suite_id: str) -> SuiteState:
