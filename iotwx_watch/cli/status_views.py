@@ -24,9 +24,17 @@ from iotwx_watch.report.health import (
     Problem,
     SuiteHealth,
 )
+from iotwx_watch.report.verdict import (  # noqa: F401  (re-exported for the views' callers)
+    LABELS,
+    by_level,
+    corp_label,
+    headline,
+    plural,
+    problem_text,
+    summary,
+)
 from iotwx_watch.state.model import format_time
 
-LABELS = {"ok": "OK", "warn": "WARNING", "critical": "CRITICAL"}
 NAGIOS_CODES = {"ok": 0, "warn": 1, "critical": 2}
 _PLAIN_LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -49,49 +57,6 @@ def duration(seconds: float) -> str:
     if s < 86400:
         return f"{sign}{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{sign}{s // 86400}d{s % 86400 // 3600}h"
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def by_level(problems: Iterable[Problem]) -> list[Problem]:
-    """Critical first, then warnings; the model's order within a level."""
-    return sorted(problems, key=lambda p: -LEVEL_RANK[p.level])
-
-
-def corp_label(h: HealthReport, corpid: str) -> str:
-    """``name (corpid)`` when a suite knows the corp's name, else the corpid."""
-    for suite in h.suites:
-        for corp in suite.corps:
-            if corp.corpid == corpid and corp.corp_name:
-                return f"{corp.corp_name} ({corpid})"
-    return corpid
-
-
-def problem_text(p: Problem, h: HealthReport) -> str:
-    """The problem's message, naming the corp an app-whitelist address belongs to."""
-    if p.code == "ip_to_whitelist":
-        for b in h.blocked_ips:
-            if p.key == f"ip:{b.whitelist}:{b.ip}" and b.whitelist == "app" and b.corpid:
-                return f"{p.message} of {corp_label(h, b.corpid)}"
-    return p.message
-
-
-def summary(h: HealthReport) -> str:
-    """The worst problem and how many others, or what is known when all is well."""
-    if h.problems:
-        first, *rest = by_level(h.problems)
-        more = f" (and {plural(len(rest), 'more problem')})" if rest else ""
-        return problem_text(first, h) + more
-    corps = sum(1 for s in h.suites for c in s.corps if c.status == "active")
-    return (f"all is well: {plural(len(h.suites), 'suite')}, "
-            f"{plural(corps, 'active corp')}, nothing to do")
-
-
-def headline(h: HealthReport) -> str:
-    """The first line of `status`: ``CRITICAL: <worst problem> (and 2 more problems)``."""
-    return f"{LABELS[h.level]}: {summary(h)}"
 
 
 def _suite_lines(s: SuiteHealth, show_secrets: bool, color: bool) -> list[str]:

@@ -210,7 +210,7 @@ class Engine:
                     log.error("engine.auth_code_interrupted", suite_id=suite_id, key=key,
                               info_type=entry.info_type)
                     self._notify(Outcome("auth_code_interrupted", suite_id=suite_id,
-                                         detail=HINT_NEW_CODE))
+                                         detail=HINT_NEW_CODE, code_key=key))
                 elif entry.status == "pending" and entry.code is None:
                     entry.error = "pending entry without its code in the state file"
                     self._redeemer.fail(suite_id, key, entry)

@@ -39,3 +39,4 @@ class Outcome:
     whitelist: str | None = None
     errcode: int | None = None
     detail: str | None = None
+    code_key: str | None = None  # an auth code's ledger key (a hash, not the code)

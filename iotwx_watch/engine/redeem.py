@@ -318,7 +318,7 @@ class Redeemer:
         log.error("engine.redeem_failed", suite_id=suite_id, key=key, errcode=entry.errcode,
                   error=entry.error, info_type=entry.info_type)
         self._notify(Outcome("auth_code_failed", suite_id=suite_id, errcode=entry.errcode,
-                             detail=_join(entry.error, hint)))
+                             detail=_join(entry.error, hint), code_key=key))
 
     def expire(
         self, suite_id: str, key: str, entry: AuthCodeEntry, *, quiet: bool = False
@@ -329,7 +329,7 @@ class Redeemer:
             timestamp=entry.timestamp, errcode=entry.errcode, quiet=quiet)
         if not quiet:
             self._notify(Outcome("auth_code_expired", suite_id=suite_id, errcode=entry.errcode,
-                                 detail=_join(entry.error, HINT_NEW_CODE)))
+                                 detail=_join(entry.error, HINT_NEW_CODE), code_key=key))
 
     def finish(self, entry: AuthCodeEntry, status: AuthCodeStatus, now: float, *,
                hint: str | None = None, quiet: bool = False) -> None:
