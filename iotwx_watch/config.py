@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from iotwx_watch.errors import ConfigError
 
@@ -44,11 +44,17 @@ SecretFileReader = Callable[[Path, str], str]
 # they were written below its header (TOML puts every key after a header in that table).
 TOP_LEVEL_KEYS = frozenset(
     {"state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
-     "log_level"}
+     "log_level", "name", "language", "remind_critical_s", "remind_warn_s"}
 )
+LANGUAGES = ("zh-CN", "en")
+NotifyKind = Literal["wecom_robot", "webhook"]
+ROBOT_PATH = "/cgi-bin/webhook/send"
+ROBOT_HOST = "qyapi.weixin.qq.com"
 
 # WeCom ids: letters, digits and a few separators (suite ids start with ww/wx/dk/tj).
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+# A sink's name: a metric label and part of a credential's file name.
+_SINK_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
 
 
@@ -99,11 +105,22 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class NotifyConfig:
-    """A notification sink: a WeCom group robot or a generic JSON webhook."""
+    """A notification sink: a WeCom group robot or a generic JSON webhook.
 
-    kind: Literal["wecom_robot", "webhook"]
+    ``name`` labels its metrics and its state (so reordering ``[[notify]]`` changes
+    nothing) and names its credential, ``notify-<name>.url``.
+    """
+
+    kind: NotifyKind
     url: str = field(repr=False)
-    min_interval_s: float = 300.0
+    name: str = ""
+    mentioned_list: tuple[str, ...] = ()  # critical robot messages @ these userids
+    mentioned_mobile_list: tuple[str, ...] = ()  # … and these mobile numbers
+    expire_after_s: float = 86400.0  # an undelivered message is retried this long
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.kind)
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,10 @@ class Config:
     patterns: tuple[PatternConfig, ...] = ()
     metrics: MetricsConfig = MetricsConfig()
     notify: tuple[NotifyConfig, ...] = ()
+    name: str | None = None  # the deployment's name in messages; None: the host name
+    language: Literal["zh-CN", "en"] = "zh-CN"  # of notification messages
+    remind_critical_s: float = 4 * 3600.0  # a critical condition is told again this often
+    remind_warn_s: float = 24 * 3600.0  # a warning likewise; 0: never
     path: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -184,6 +205,12 @@ class _Table:
         if value < minimum:
             raise ConfigError(f"{self.where}: '{key}' must be at least {minimum}")
         return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self._get(key, list, [])
+        if not all(isinstance(v, str) and v for v in values):
+            raise ConfigError(f"{self.where}: '{key}' must be a list of strings")
+        return tuple(values)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.text(key, default)
@@ -336,6 +363,68 @@ def _pattern(table: _Table) -> PatternConfig:
     return pattern
 
 
+def _notify(table: _Table, warnings: list[str]) -> NotifyConfig:
+    """One sink; its URL inline, from ``url_file`` or the credential ``notify-<name>.url``."""
+    kind = table.choice("kind", ("wecom_robot", "webhook"), "webhook")
+    name = table.text("name") or kind
+    if not _SINK_NAME_RE.match(name):
+        raise ConfigError(f"{table.where}: name {name!r} must be letters, digits, '.', '_', '-'")
+    where = f"{table.where} ({name})"
+    url = table.secret("url", f"notify-{name}.url")
+    if not url:
+        raise ConfigError(f"{where}: 'url', 'url_file' or the credential notify-{name}.url "
+                          "is required")
+    warnings.extend(check_notify_url(kind, url, where))
+    if "min_interval_s" in table.data:  # older configs must still load
+        table.number("min_interval_s", 0.0)
+        warnings.append(f"{where}: min_interval_s is no longer used (a condition is told once "
+                        "when it starts, once when it clears; see remind_critical_s)")
+    sink = NotifyConfig(
+        kind=kind,  # type: ignore[arg-type]
+        url=url,
+        name=name,
+        mentioned_list=table.strings("mentioned_list"),
+        mentioned_mobile_list=table.strings("mentioned_mobile_list"),
+        expire_after_s=table.number("expire_after_s", NotifyConfig.expire_after_s, minimum=60),
+    )
+    table.reject_unknown()
+    return sink
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_notify_url(kind: str, url: str, where: str) -> list[str]:
+    """Errors (raised) and warnings (returned) about a sink URL; none repeats the URL,
+    which holds the robot's key or the webhook's token."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        raise ConfigError(f"{where}: the url is not a URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        shown = f"'{parts.scheme}:'" if parts.scheme else "no scheme"
+        raise ConfigError(f"{where}: the url must be http(s)://host/…, not {shown}")
+    warnings = []
+    if parts.scheme == "http" and not _is_loopback(host):
+        warnings.append(f"{where}: plain http to {host}: the URL and every message "
+                        "cross the network in clear; use https")
+    if kind == "wecom_robot":
+        key = [v for v in parse_qs(parts.query).get("key", []) if v]
+        if parts.path.rstrip("/") != ROBOT_PATH or not key:
+            raise ConfigError(f"{where}: not a WeCom group robot URL (expected "
+                              f"https://{ROBOT_HOST}{ROBOT_PATH}?key=…)")
+        if host != ROBOT_HOST and not _is_loopback(host):
+            warnings.append(f"{where}: the robot URL's host is {host}, not {ROBOT_HOST}")
+    return warnings
+
+
 def parse_config(
     data: Mapping[str, Any],
     *,
@@ -391,19 +480,11 @@ def parse_config(
         parse_listen(metrics.listen)
     metrics_t.reject_unknown()
 
-    notify: list[NotifyConfig] = []
-    for t in top.tables("notify"):
-        url = t.secret("url", None)
-        if not url:
-            raise ConfigError(f"{t.where}: 'url' or 'url_file' is required")
-        notify.append(
-            NotifyConfig(
-                kind=t.choice("kind", ("wecom_robot", "webhook"), "webhook"),  # type: ignore[arg-type]
-                url=url,
-                min_interval_s=t.number("min_interval_s", NotifyConfig.min_interval_s),
-            )
-        )
-        t.reject_unknown()
+    notify = [_notify(t, warnings) for t in top.tables("notify")]
+    names = [sink.name for sink in notify]
+    if len(set(names)) != len(names):
+        raise ConfigError("two [[notify]] have the same name: give each a distinct 'name' "
+                          "(it labels their metrics and names their credential)")
 
     config = Config(
         state_file=top.text("state_file", DEFAULT_STATE_FILE) or DEFAULT_STATE_FILE,
@@ -419,6 +500,10 @@ def parse_config(
         patterns=tuple(_pattern(t) for t in top.tables("pattern")),
         metrics=metrics,
         notify=tuple(notify),
+        name=top.text("name"),
+        language=top.choice("language", LANGUAGES, "zh-CN"),  # type: ignore[arg-type]
+        remind_critical_s=top.number("remind_critical_s", Config.remind_critical_s),
+        remind_warn_s=top.number("remind_warn_s", Config.remind_warn_s),
         path=path,
         warnings=tuple(warnings),
     )
@@ -445,14 +530,30 @@ def load_config(
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config {chosen} is not valid TOML: {exc}") from exc
     config = parse_config(data, path=str(chosen), env=env, read_secret=read_secret_file)
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        config = replace(config, warnings=(*config.warnings, *_exposed_secrets(data, chosen,
+                                                                              mode)))
+    return config
+
+
+def _exposed_secrets(data: Mapping[str, Any], chosen: Path, mode: int) -> list[str]:
+    """Warnings for secrets written inline in a config that group or others can read."""
+    warnings = []
     has_inline_secret = any(
         key in suite for suite in data.get("suite", []) if isinstance(suite, dict)
         for key in ("suite_secret", "token", "encoding_aes_key")
     )
-    if has_inline_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
-        warning = (
+    if has_inline_secret:
+        warnings.append(
             f"config {chosen} holds secrets and is readable by group/others "
             f"(mode {stat.S_IMODE(mode):o}); chmod 600 it or use suite_secret_file"
         )
-        config = replace(config, warnings=(*config.warnings, warning))
-    return config
+    for n, sink in enumerate(data.get("notify", []), 1):
+        if isinstance(sink, dict) and "url" in sink:
+            name = sink.get("name") or sink.get("kind") or "webhook"
+            warnings.append(
+                f"[[notify]] #{n} ({name}): its url (a robot key or webhook token) is inline "
+                f"in {chosen}, readable by group/others (mode {stat.S_IMODE(mode):o}); use the "
+                f"credential notify-{name}.url or url_file, or chmod 600 the config"
+            )
+    return warnings

@@ -18,6 +18,9 @@ import pytest
 
 from iotwx_watch.sim.server import WeComSimulator, auth_change_xml, auth_code_xml, ticket_xml
 
+# Real HTTP receivers (ok, failing, slow, down) for the notification tests.
+pytest_plugins = ["tests.report.receiver"]
+
 SUITE_A = "dkA1b2c3d4e5f6a7b8"
 SUITE_B = "dkB1b2c3d4e5f6a7b8"
 SECRETS = {SUITE_A: "sim-secret-aaaa-1111", SUITE_B: "sim-secret-bbbb-2222"}

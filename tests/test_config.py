@@ -239,20 +239,24 @@ def test_parse_config_reads_no_file_by_itself(tmp_path: Path) -> None:
 
 _KEYS = {
     None: ["state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
-           "log_level", "wecom", "suite", "source", "pattern", "metrics", "notify", "junk"],
+           "log_level", "wecom", "suite", "source", "pattern", "metrics", "notify", "name",
+           "language", "remind_critical_s", "remind_warn_s", "junk"],
     "wecom": ["base_url", "timeout_s", "permanent_code_api", "junk"],
     "suite": ["suite_id", "suite_secret", "suite_secret_file", "token", "encoding_aes_key",
               "junk"],
     "source": ["kind", "path", "rotated_glob", "junk"],
     "pattern": ["kind", "regex", "info_type", "junk"],
     "metrics": ["textfile", "listen", "junk"],
-    "notify": ["kind", "url", "url_file", "min_interval_s", "junk"],
+    "notify": ["kind", "url", "url_file", "min_interval_s", "name", "mentioned_list",
+               "mentioned_mobile_list", "expire_after_s", "junk"],
 }
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
     st.sampled_from(["callback", "policy_engine", "end", "poll", "v2", "webhook",
                      "wecom_robot", "https://qyapi.weixin.qq.com", "http://127.0.0.1:1",
+                     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "http://[::1",
+                     "zh-CN", "oncall",
                      "(?P<ip>x)", "[", "127.0.0.1:0", "dk1", "/dev/zero"]),
 )
 
@@ -265,6 +269,7 @@ def _table(where: str | None) -> st.SearchStrategy[dict[str, Any]]:
 _CONFIGS = st.fixed_dictionaries({}, optional={
     "state_file": _SCALARS, "start": _SCALARS, "watch": _SCALARS, "poll_interval_s": _SCALARS,
     "max_line_bytes": _SCALARS, "log_level": _SCALARS, "junk": _SCALARS,
+    "name": _SCALARS, "language": _SCALARS, "remind_critical_s": _SCALARS,
     "wecom": _table("wecom") | _SCALARS, "metrics": _table("metrics") | _SCALARS,
     "suite": st.lists(_table("suite") | _SCALARS, max_size=3) | _SCALARS,
     "source": st.lists(_table("source"), max_size=3),

@@ -142,6 +142,8 @@ def keys_in(data: dict[str, Any]) -> set[str]:
 
 def example_secret(path: Path, what: str) -> str:
     """Stands in for reading a ``*_file`` secret: a value of the right shape."""
+    if "notify" in what:  # a sink's URL: a robot's, which has the strictest shape
+        return "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=example-key"
     return AES_KEY if "encoding_aes_key" in what else f"secret from {path.name}"
 
 

@@ -99,22 +99,36 @@ def test_daemon_is_a_notify_service_with_watchdog() -> None:
 
 
 def test_daemon_commands_and_paths() -> None:
-    """ExecStart runs, reload is SIGHUP, config via env; no ExecStartPre (see below)."""
+    """ExecStart runs, reload checks the config then sends SIGHUP, config via env; no
+    ExecStartPre (see below)."""
     actual = (
         _values(DAEMON, "ExecStartPre"),
         _one(DAEMON, "ExecStart"),
-        _one(DAEMON, "ExecReload"),
+        _values(DAEMON, "ExecReload"),
         _one(DAEMON, "Environment"),
         _one(DAEMON, "StateDirectory"),
     )
-    expected: tuple[list[str], str, str, str, str] = (
+    expected: tuple[list[str], str, list[str], str, str] = (
         [],
         f"{PROD_BINARY} run",
-        "/bin/kill -HUP $MAINPID",
+        [f"{PROD_BINARY} check-config", "/bin/kill -HUP $MAINPID"],
         "IOTWX_WATCH_CONFIG=/etc/iotwx-watch/config.toml",
         "iotwx-watch",
     )
     assert expected == actual
+
+
+def test_reload_fails_on_a_bad_config_before_signalling(tmp_path: Path) -> None:
+    """ExecReload's first command, with broken TOML, exits 2: systemd runs the commands in
+    order and stops at a failure, so `systemctl reload` fails and no SIGHUP is sent."""
+    venv = Path(sys.executable).parent.parent
+    argv = _values(DAEMON, "ExecReload")[0].replace(PROD_VENV, str(venv)).split()
+    config = tmp_path / "config.toml"
+    config.write_text('[[source]]\npath = "/var/log/x"\n[wecom\n')
+    key, _, _ = _one(DAEMON, "Environment").partition("=")
+    env = {"PATH": "/usr/bin:/bin", key: str(config)}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert (EXIT_USAGE, True) == (result.returncode, "is not valid TOML" in result.stderr)
 
 
 def test_daemon_does_not_restart_on_config_or_lock_errors() -> None:
@@ -259,6 +273,21 @@ def test_documented_credentials_drop_in_verifies(tmp_path: Path) -> None:
     result = _analyze("verify", str(copy / DAEMON), str(copy / ONCE))
     assert 4 == len(example)
     assert (0, "") == (result.returncode, result.stdout + result.stderr)
+
+
+@needs_systemd_analyze
+def test_shipped_credentials_drop_in_verifies(tmp_path: Path) -> None:
+    """systemd/credentials.conf, installed as the units' drop-in, verifies cleanly and
+    names a suite's secret and a sink's URL credential as the config looks for them."""
+    copy = _local_copy(tmp_path)
+    drop_in = copy / "iotwx-.service.d"
+    drop_in.mkdir()
+    shipped = UNIT_DIR / "credentials.conf"
+    (drop_in / "credentials.conf").write_text(shipped.read_text())
+    result = _analyze("verify", str(copy / DAEMON), str(copy / ONCE))
+    names = {v.split(":", 1)[0] for v in _values("credentials.conf", "LoadCredential")}
+    assert (0, "") == (result.returncode, result.stdout + result.stderr)
+    assert {"dk1234567890abcdef.suite_secret", "notify-oncall.url"} <= names
 
 
 @needs_systemd_analyze

@@ -26,7 +26,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopp
 # `iotwx-watch --help` lists commands in the order an operator meets them; any other
 # command (one added later) follows, alphabetically.
 COMMAND_ORDER = (
-    "demo", "check-config", "once", "run", "status", "parse", "redeem", "schema", "simulate",
+    "demo", "check-config", "notify", "once", "run", "status", "parse", "redeem", "schema",
+    "simulate",
 )
 
 
@@ -83,6 +84,21 @@ class CliContext:
         for suite in config.suites:
             self.secrets.add(suite.suite_secret, suite.token, suite.encoding_aes_key)
         self.secrets.add(*(sink.url for sink in config.notify))
+
+    def hook_options(self) -> dict[str, Any]:
+        """What the daemon's hooks take from the host: the name messages carry when the
+        config has none, the readers' time zone, and what is running (build_info)."""
+        import socket
+        from datetime import datetime
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            running = version("iotwx-watch")
+        except PackageNotFoundError:
+            running = "unknown"
+        return {"deployment": socket.gethostname() or "iotwx-watch",
+                "tz": datetime.now().astimezone().tzinfo,
+                "build_info": {"version": running}}
 
     def load_config(self, *, to_stderr: bool = True, require_sources: bool = False) -> Config:
         """Load the config, set up logging from it, and report its warnings (once, as logs)."""

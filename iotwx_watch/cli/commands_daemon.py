@@ -55,7 +55,9 @@ def once(obj: CliContext) -> None:
     a retry (the state is still written, the code kept for the next run; see
     `status`), 2 on a config error, 3 if another iotwx-watch holds the state
     lock. Suitable for a systemd timer or cron: it prints nothing on stdout, and
-    its diagnostics (JSON lines unless on a terminal) go to stderr.
+    its diagnostics (JSON lines unless on a terminal) go to stderr. Codes handed
+    over by `redeem` are redeemed too; notifications get up to 10 s to go out,
+    and what is undelivered stays in the state for the next pass.
 
     \b
     Examples:
@@ -67,7 +69,7 @@ def once(obj: CliContext) -> None:
     from iotwx_watch.run.hooks import hooks_for
 
     config = obj.load_config(require_sources=True)
-    observers = hooks_for(config, secrets=obj.secrets)
+    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
     try:
         summary = catch_up(config, observers, secrets=obj.secrets)
     finally:
@@ -86,7 +88,9 @@ def run(obj: CliContext) -> None:
     Wakes on file events (inotify) with a timer check as well (`watch` and
     `poll_interval_s` in the config). SIGTERM or SIGINT: finish the batch in
     hand, save, exit 0. SIGHUP: reload the config. Under systemd (Type=notify) it
-    reports READY, STATUS and WATCHDOG, and logs JSON lines to the journal.
+    reports READY, STATUS (the health verdict and its worst problem) and
+    WATCHDOG, and logs JSON lines to the journal. A [metrics] listen port that
+    cannot be bound is a problem in `status` and retried, never a reason to stop.
 
     \b
     Examples:
@@ -99,7 +103,7 @@ def run(obj: CliContext) -> None:
     from iotwx_watch.run.sdnotify import SystemdNotifier
 
     config = obj.load_config(require_sources=True)
-    observers = hooks_for(config, secrets=obj.secrets)
+    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
     try:
         code = run_forever(
             config,

@@ -107,8 +107,8 @@ def _record_ignored(f: Fields) -> str:
 
 
 def _post_failed(f: Fields) -> str:
-    then = ", retrying" if f.get("retry") else ""
-    return f"could not notify {f['sink']}: {f['reason']} (attempt {f['attempt']}{then})"
+    then = "soon" if f.get("retry_soon") else "later"
+    return f"could not notify {f['sink']}: {f['reason']} (kept, retried {then})"
 
 
 # One sentence per event name the code logs. None: a command says this in its own words
@@ -179,10 +179,15 @@ SENTENCES: dict[str, Sentence] = {
     "daemon.ready": "following {sources} log(s), woken by {backend}",
     "daemon.stopped": "stopped; state saved",
     "daemon.reload_failed": "config not reloaded, the running one stays: {error}",
+    "daemon.reload_needs_restart": "reloaded, but {settings} change only with a restart",
     "daemon.once_done": None,
     "runner.reloaded": "config reloaded: {suites} suite(s), {sources} log(s)",
     "runner.observer_failed": "{observer} failed after a batch",
     "observers.close_failed": "a reporter failed to stop",
+    "observers.flush_failed": "notifications could not be flushed; they stay in the outbox",
+    "handoff.redeem_served": "redeemed a code handed over by `redeem` for {suite_id}: {status}",
+    "handoff.bad_request": "removed an unreadable redeem request {request}",
+    "handoff.answer_failed": "could not answer redeem request {request}: {error}",
     "runner.state_write_failed": lambda f: (
         f"cannot save the state to {f['path']}: {f['error']}; kept in memory, "
         f"retry in {_seconds(f['retry_in_s'])}"
@@ -194,10 +199,16 @@ SENTENCES: dict[str, Sentence] = {
     # reporting
     "metrics.listening": "metrics at http://{host}:{port}/metrics",
     "metrics.textfile_failed": "could not write metrics to {path}: {error}",
-    "notify.sent": "sent {notifications} notification(s) to {sink}",
+    "metrics.listen_failed": (
+        "metrics listener {host}:{port} cannot be bound: {error}; retried every {retry_in_s}s"
+    ),
+    "metrics.listen_recovered": "metrics listener bound to {host}:{port} at last",
+    "notify.sent": "sent a {kind} message to {sink}",
     "notify.post_failed": _post_failed,
-    "notify.gave_up": "gave up notifying {sink}: {notifications} notification(s) lost",
-    "notify.queue_full": "notifications for {sink} pile up; dropped a {kind}",
+    "notify.probably_delivered": "{sink} did not answer after the message went out; "
+                                 "counted as delivered, not sent again",
+    "notify.expired": "gave up a {kind} message to {sink} after {attempts} attempt(s): {reason}",
+    "notify.condition": "{code}: {change} message queued",
     "notify.sink_error": "notification sink {sink} failed",
     "sdnotify.unsupported_socket": "cannot talk to systemd at {socket}",
     "sdnotify.send_failed": "could not tell systemd: {error}",

@@ -114,6 +114,21 @@ class ProblemStatus(TypedDict):
     suite_id: str | None
 
 
+class NotifySinkStatus(TypedDict):
+    """One [[notify]] sink: its outbox and what became of its messages (from the state)."""
+
+    sink: str
+    waiting: Count
+    oldest_at: TimeText | None
+    delivered: Count
+    probably_delivered: Count
+    expired: Count
+    failed_attempts: Count
+    last_error: str | None
+    last_delivered_at: TimeText | None
+    last_expired_at: TimeText | None
+
+
 class StatusDocument(TypedDict):
     """What `iotwx-watch status --json` prints."""
 
@@ -126,6 +141,7 @@ class StatusDocument(TypedDict):
     blocked_ips: list[BlockedIpStatus]
     sources: list[SourceStatus]
     problems: list[ProblemStatus]
+    notifications: list[NotifySinkStatus]
 
 
 def status_schema() -> dict[str, Any]:

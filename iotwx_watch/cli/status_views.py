@@ -158,6 +158,12 @@ def render_text(h: HealthReport, *, show_secrets: bool = False, color: bool = Fa
             where = "missing"
         tag = paint(f"[{src.level}]", src.level, color=color)
         lines.append(f"source {o.kind} {o.path}: {where} {tag}")
+    for sink in h.sinks:
+        queued = (f"{sink.waiting} waiting since {format_time(sink.oldest_at)}"
+                  if sink.oldest_at is not None else "nothing waiting")
+        error = f" (last error: {sink.last_error})" if sink.waiting and sink.last_error else ""
+        lines.append(f"notify {sink.name}: {queued}{error}; {sink.delivered} delivered, "
+                     f"{sink.probably_delivered} probably delivered, {sink.expired} expired")
     if h.problems:
         lines.append("")
         lines.extend(_todo_lines(h, color))
@@ -237,6 +243,16 @@ def health_to_json(h: HealthReport, *, show_secrets: bool = False) -> dict[str, 
             for s in h.sources
         ],
         "problems": [p.to_json() for p in h.problems],
+        "notifications": [
+            {
+                "sink": n.name, "waiting": n.waiting, "oldest_at": _time(n.oldest_at),
+                "delivered": n.delivered, "probably_delivered": n.probably_delivered,
+                "expired": n.expired, "failed_attempts": n.failed_attempts,
+                "last_error": n.last_error, "last_delivered_at": _time(n.last_delivered_at),
+                "last_expired_at": _time(n.last_expired_at),
+            }
+            for n in h.sinks
+        ],
     }
 
 

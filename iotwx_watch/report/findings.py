@@ -22,6 +22,8 @@ SOURCE_STALE_S = 30 * 60  # a callback log gets a ticket every 10 minutes per su
 SOURCE_BEHIND_S = 120
 BLOCKED_IP_QUIET_S = 24 * 3600  # no 60020 for a day: the address was most likely whitelisted
 FAILED_CODE_HORIZON_S = 7 * 24 * 3600  # older failures are history, not a task
+NOTIFY_BACKLOG_S = 10 * 60  # a message undelivered this long means its sink is down
+NOTIFY_EXPIRED_RECENT_S = 24 * 3600  # an expired message is news for a day
 
 WHERE: dict[str, str] = {
     "provider": "服务商管理后台 → 服务商信息 → 基本信息 → IP白名单",
@@ -158,6 +160,22 @@ class SourceHealth:
 
 
 @dataclass(frozen=True)
+class SinkView:
+    """One [[notify]] sink as the state's outbox and counters show it."""
+
+    name: str
+    waiting: int
+    oldest_at: float | None
+    delivered: int
+    probably_delivered: int
+    expired: int
+    failed_attempts: int
+    last_error: str | None
+    last_delivered_at: float | None
+    last_expired_at: float | None
+
+
+@dataclass(frozen=True)
 class HealthReport:
     now: float
     state_updated_at: float | None
@@ -165,6 +183,7 @@ class HealthReport:
     blocked_ips: tuple[BlockedIpView, ...]
     sources: tuple[SourceHealth, ...]
     problems: tuple[Problem, ...]
+    sinks: tuple[SinkView, ...] = ()
 
     @property
     def level(self) -> Level:

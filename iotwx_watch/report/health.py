@@ -41,7 +41,14 @@ from iotwx_watch.report.findings import (
     TokenHealth,
     worst,
 )
-from iotwx_watch.report.records import blocked_ip_views, cancel_checks, ignored_records
+from iotwx_watch.report.records import (
+    blocked_ip_views,
+    cancel_checks,
+    ignored_records,
+    notification_problems,
+    service_problems,
+    sink_views,
+)
 from iotwx_watch.report.sources import observe_sources, source_health
 from iotwx_watch.state.model import State, SuiteState
 
@@ -120,6 +127,9 @@ def assess(
     behind_since = state.updated_at
     judged = [source_health(obs, now, problems, behind_since, config)
                      for obs in sources]
+    service_problems(state, problems)
+    sinks = sink_views(state, [s.name for s in config.notify] if config else ())
+    notification_problems(state, sinks, now, problems)
     return HealthReport(
         now=now,
         state_updated_at=state.updated_at,
@@ -127,6 +137,7 @@ def assess(
         blocked_ips=tuple(blocked),
         sources=tuple(judged),
         problems=tuple(problems),
+        sinks=tuple(sinks),
     )
 
 

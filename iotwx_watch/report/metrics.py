@@ -1,13 +1,24 @@
 """Prometheus metrics: a node_exporter textfile after every batch, and an optional listener.
 
 Gauges come from the health model (the same judgement `status` prints), counters from
-the readers' and followers' own counters, and WeCom calls from the client's ``on_call``
-hook. Everything is collected from a snapshot taken after each batch, so the listener
-thread never touches the runner's live objects.
+the readers' and followers' own counters and from the state (notifications, so a timer's
+`once` passes add up), and WeCom calls from the client's ``on_call`` hook. Everything is
+collected from a snapshot taken after each batch, so the listener thread never touches
+the runner's live objects. ``_created`` series are off: they are noise for alerting.
+
+The listener is optional: one that cannot bind is logged, kept as a problem (the run
+layer writes it into the state) and retried, never a reason to stop redeeming codes.
+The textfile is written atomically with mode 0644, whatever the umask, so node_exporter
+(another user) can read it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -16,26 +27,45 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Histogram, write_to_textfile
+from prometheus_client import (
+    CollectorRegistry,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
 from iotwx_watch.config import Config, MetricsConfig, SourceConfig, parse_listen
 from iotwx_watch.engine.port import CallRecord
-from iotwx_watch.errors import ConfigError
 from iotwx_watch.log import get_logger
-from iotwx_watch.report.health import LEVEL_RANK, HealthReport, assess_deployment
+from iotwx_watch.report.health import HealthReport, assess_deployment
+from iotwx_watch.report.metric_families import (
+    PREFIX,
+    SourceCounters,
+    health_families,
+    notification_families,
+    position_families,
+    source_families,
+)
 from iotwx_watch.state.model import State
 
+__all__ = ["MetricsExporter", "RunnerView", "Snapshot", "SourceCounters", "probe_listen",
+           "snapshot_of", "write_textfile"]
+
 log = get_logger("metrics")
-PREFIX = "iotwx_watch"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LISTEN_RETRY_S = 30.0
+TEXTFILE_MODE = 0o644
 
 
 class _HasStats(Protocol):
     @property
     def stats(self) -> Counter[str]: ...
+
+    @property
+    def read_problem(self) -> tuple[str, int | None] | None: ...
 
 
 class ReaderView(Protocol):
@@ -70,14 +100,6 @@ class RunnerView(Protocol):
 
 
 @dataclass(frozen=True)
-class SourceCounters:
-    path: str
-    kind: str
-    extractor: Mapping[str, int]
-    follower: Mapping[str, int]
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """What one batch left behind, as the metrics show it."""
 
@@ -85,7 +107,7 @@ class Snapshot:
     sources: tuple[SourceCounters, ...] = ()
     last_batch_at: float | None = None
     batches: int = 0
-    notifications: Mapping[str, Mapping[str, int]] | None = None  # sink → outcome → count
+    last_read: Mapping[str, float] | None = None  # path → last read without an error
 
 
 def snapshot_of(runner: RunnerView, now: float) -> Snapshot:
@@ -120,102 +142,16 @@ class _SnapshotCollector:
             snap = self._snapshot
         if snap is None:
             return
-        yield from _source_families(snap.sources)
-        yield from _health_families(snap.health)
-        batch = _gauge("last_batch_timestamp_seconds", "When the last batch finished (epoch s).")
+        yield from source_families(snap.sources)
+        yield from position_families(snap.health, snap.last_read or {})
+        yield from health_families(snap.health)
+        yield from notification_families(snap.health)
+        batch = GaugeMetricFamily(f"{PREFIX}_last_batch_timestamp_seconds",
+                                  "When the last batch finished (epoch s).", labels=[])
         if snap.last_batch_at is not None:
             batch.add_metric([], snap.last_batch_at)
         yield batch
         yield CounterMetricFamily(f"{PREFIX}_batches", "Batches run.", value=snap.batches)
-        if snap.notifications is not None:
-            sent = _counter(
-                "notifications", "Notifications per sink and outcome.", "sink", "outcome"
-            )
-            for sink, counts in sorted(snap.notifications.items()):
-                for outcome in sorted(set(counts) | {"sent", "failed", "dropped"}):
-                    sent.add_metric([sink, outcome], counts.get(outcome, 0))
-            yield sent
-
-
-def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
-    """A gauge family named ``iotwx_watch_<name>``."""
-    return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
-
-
-def _counter(name: str, documentation: str, *labels: str) -> CounterMetricFamily:
-    """A counter family named ``iotwx_watch_<name>`` (exposed with a ``_total`` sample)."""
-    return CounterMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
-
-
-def _source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
-    src_labels = ("path", "kind")
-    read = _counter("source_bytes_read", "Bytes read per log.", *src_labels)
-    records = _counter("source_records", "Candidate records seen per log.", *src_labels)
-    events = _counter("events", "Events extracted per log and type.", *src_labels, "type")
-    rejects = _counter("rejects", "Records rejected, per reason.", *src_labels, "reason")
-    skipped = _counter("skipped", "Records skipped, per reason.", *src_labels, "reason")
-    follow = _counter(
-        "follow_events", "What the follower met per log (rotations, truncations, gaps, ...).",
-        *src_labels, "event",
-    )
-    for src in sources:
-        base = [src.path, src.kind]
-        read.add_metric(base, src.follower.get("bytes_read", src.extractor.get("bytes", 0)))
-        records.add_metric(base, src.extractor.get("records", 0))
-        for key, value in sorted(src.extractor.items()):
-            kind, _, name = key.partition(".")
-            family = {"events": events, "rejects": rejects, "skipped": skipped}.get(kind)
-            if family is not None and name:
-                family.add_metric([*base, name], value)
-        for event in ("rotations", "truncations", "gaps"):
-            follow.add_metric([*base, event], src.follower.get(event, 0))
-        for key, value in sorted(src.follower.items()):
-            if key not in ("rotations", "truncations", "gaps", "bytes_read"):
-                follow.add_metric([*base, key], value)
-    yield from (read, records, events, rejects, skipped, follow)
-
-
-def _health_families(h: HealthReport) -> Iterator[Metric]:
-    ticket_age = _gauge(
-        "ticket_age_seconds", "Age of the newest suite_ticket by its TimeStamp.", "suite_id"
-    )
-    ticket_ok = _gauge(
-        "ticket_usable", "1 when the newest ticket is present, fresh and not rejected.", "suite_id"
-    )
-    token = _gauge(
-        "suite_token_valid_seconds", "Seconds the cached suite token stays valid.", "suite_id"
-    )
-    corps = _gauge("corps", "Corps per suite and status.", "suite_id", "status")
-    codes = _gauge("auth_codes", "Ledger entries per suite and status.", "suite_id", "status")
-    for s in h.suites:
-        if s.ticket is not None:
-            ticket_age.add_metric([s.suite_id], s.ticket.age_s)
-        usable = s.ticket is not None and s.ticket.level != "critical"
-        ticket_ok.add_metric([s.suite_id], 1.0 if usable else 0.0)
-        if s.token is not None:
-            token.add_metric([s.suite_id], max(0.0, s.token.valid_for_s))
-        by_status = Counter(c.status for c in s.corps)
-        for status in sorted({"active", "cancelled"} | set(by_status)):
-            corps.add_metric([s.suite_id, status], by_status[status])
-        for status in ("pending", "redeeming", "redeemed", "failed", "expired"):
-            codes.add_metric([s.suite_id, status], s.auth_code_counts.get(status, 0))
-    blocked = _gauge("blocked_ips", "Addresses refused with 60020, per whitelist.", "whitelist")
-    waiting = _gauge("ips_to_whitelist", "Addresses still waiting to be whitelisted.", "whitelist")
-    for place in ("app", "provider"):
-        blocked.add_metric([place], sum(1 for b in h.blocked_ips if b.whitelist == place))
-        waiting.add_metric(
-            [place], sum(1 for b in h.blocked_ips if b.whitelist == place and b.waiting)
-        )
-    source_up = _gauge("source_exists", "1 when the log file exists.", "path", "kind")
-    for src in h.sources:
-        source_up.add_metric([src.source.path, src.source.kind], 1.0 if src.source.exists else 0.0)
-    level = _gauge("health_level", "0 ok, 1 warn, 2 critical (status exits 1 above 0).")
-    level.add_metric([], LEVEL_RANK[h.level])
-    problems = _gauge("problems", "Open problems per code and level.", "code", "level")
-    for (code, lvl), n in sorted(Counter((p.code, p.level) for p in h.problems).items()):
-        problems.add_metric([code, lvl], n)
-    yield from (ticket_age, ticket_ok, token, corps, codes, blocked, waiting, source_up, level,
-                problems)
 
 
 class MetricsExporter:
@@ -226,14 +162,18 @@ class MetricsExporter:
         config: MetricsConfig,
         *,
         clock: Callable[[], float] = time.time,
-        notification_stats: Callable[[], Mapping[str, Mapping[str, int]]] | None = None,
+        build_info: Mapping[str, str] | None = None,
     ) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.config = config
         self.clock = clock
-        self.notification_stats = notification_stats
         self.registry = CollectorRegistry(auto_describe=False)
         self._collector = _SnapshotCollector()
         self.registry.register(self._collector)
+        info = GaugeMetricFamily(f"{PREFIX}_build_info", "Always 1; the labels say what runs.",
+                                 labels=["version", "python"])
+        info.add_metric([*_build_labels(build_info)], 1.0)
+        self.registry.register(_Constant(info))
         self.calls = PromCounter(
             f"{PREFIX}_wecom_calls", "WeCom calls per endpoint and errcode (0 = success).",
             ["endpoint", "errcode"], registry=self.registry,
@@ -245,6 +185,9 @@ class MetricsExporter:
         self._listen = parse_listen(config.listen) if config.listen else None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._last_read: dict[str, float] = {}
+        self.listen_error: str | None = None
+        self._retry_at = 0.0
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -254,16 +197,32 @@ class MetricsExporter:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
-    def start(self) -> None:
-        """Start the HTTP listener, if configured (loopback unless the config says otherwise)."""
+    def start(self) -> bool:
+        """Start the HTTP listener, if configured; False (and :attr:`listen_error`) when
+        it cannot bind, to be retried by :meth:`retry_listen`."""
         if self._listen is None or self._server is not None:
-            return
+            return self._server is not None
         host, port = self._listen
         try:
             self._server, self._thread = start_http_server(port, host, registry=self.registry)
         except OSError as exc:
-            raise ConfigError(f"[metrics] listen {host}:{port}: {exc.strerror}") from exc
+            error = f"[metrics] listen {host}:{port} cannot be bound: {exc.strerror or exc}"
+            if error != self.listen_error:
+                log.error("metrics.listen_failed", host=host, port=port,
+                          error=exc.strerror or str(exc), retry_in_s=LISTEN_RETRY_S)
+            self.listen_error = error
+            self._retry_at = self.clock() + LISTEN_RETRY_S
+            return False
+        if self.listen_error is not None:
+            log.warning("metrics.listen_recovered", host=host, port=port)
+        self.listen_error = None
         log.info("metrics.listening", host=host, port=self.address[1] if self.address else port)
+        return True
+
+    def retry_listen(self, now: float) -> None:
+        """Try a listener that could not bind again, once its retry time has come."""
+        if self.listen_error is not None and now >= self._retry_at:
+            self.start()
 
     def record_call(self, record: CallRecord) -> None:
         """The WeCom client's ``on_call`` hook (thread-safe)."""
@@ -276,17 +235,21 @@ class MetricsExporter:
         self.write_textfile()
 
     def after_batch(self, runner: RunnerView) -> None:
-        snapshot = snapshot_of(runner, self.clock())
-        if self.notification_stats is not None:
-            snapshot = replace(snapshot, notifications=self.notification_stats())
-        self.update(snapshot)
+        now = self.clock()
+        snapshot = snapshot_of(runner, now)
+        present = {src.source.path for src in snapshot.health.sources if src.source.exists}
+        for reader in runner.readers:
+            path = reader.config.path
+            if reader.follower.read_problem is None and path in present:
+                self._last_read[path] = now
+        self.update(replace(snapshot, last_read=dict(self._last_read)))
 
     def write_textfile(self) -> None:
-        """Atomic (temp + rename in the same directory); a failure is logged, never raised."""
+        """Atomic (temp + rename in the same directory), mode 0644; a failure is logged."""
         if not self.config.textfile:
             return
         try:
-            write_to_textfile(self.config.textfile, self.registry)
+            write_textfile(self.config.textfile, generate_latest(self.registry))
         except OSError as exc:
             log.warning("metrics.textfile_failed", path=self.config.textfile, error=str(exc))
 
@@ -298,3 +261,49 @@ class MetricsExporter:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+class _Constant:
+    """A collector that always yields the same family (build_info)."""
+
+    def __init__(self, family: Metric) -> None:
+        self._family = family
+
+    def collect(self) -> Iterator[Metric]:
+        yield self._family
+
+
+def _build_labels(build_info: Mapping[str, str] | None) -> tuple[str, str]:
+    info = build_info or {}
+    python = ".".join(str(n) for n in sys.version_info[:3])
+    return info.get("version", "unknown"), info.get("python", python)
+
+
+def write_textfile(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, mode 0644 (readable by node_exporter)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".iotwx_watch.", suffix=".prom.tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), TEXTFILE_MODE)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def probe_listen(listen: str) -> str | None:
+    """Whether ``[metrics] listen`` can be bound now: None, or why not (check-config)."""
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

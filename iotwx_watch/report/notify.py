@@ -1,31 +1,30 @@
-"""Notification sinks: a WeCom group robot (markdown) and a generic JSON webhook.
+"""Notification sinks: a WeCom group robot and a generic JSON webhook, each with its own thread.
 
-Each sink owns one httpx client and one background thread fed by a bounded queue, so
-the engine's thread only ever does a dict lookup and a ``put_nowait``: a sink that
-answers 500 or never answers cannot delay event handling, and a full queue drops (and
-counts) instead of blocking. Delivery is retried with capped exponential backoff.
+A sink only posts. What to send and whether it arrived is kept in the state's outbox by
+the run layer (:mod:`iotwx_watch.run.notices`), which hands a sink one message at a time
+with :meth:`Sink.submit` (a ``put`` on an unbounded queue: never blocks) and collects the
+outcomes with :meth:`Sink.take_results`. So a receiver that answers 500 or never answers
+cannot delay the pipeline, and a message survives a restart until it is delivered.
 
-Rate limiting, per sink: the same condition (``key``) in the same state (``kind``) is
-sent at most once per ``min_interval_s``; a change of state (stale → recovered) always
-goes out. Messages that queue up while a post is in flight are sent as one digest, and
-posts to a robot are spaced to stay under WeCom's 20 messages a minute.
+A post whose answer times out is **probably delivered**: the request went out in full and
+a slow receiver most likely acted on it, so it is not sent again (a duplicate on the
+phone is what this avoids). The read timeout is long (60 s) for the same reason. A post
+that never left (connection refused, connect timeout, 5xx, robot rate limit) is failed
+and retried later by the outbox.
 
-The webhook URL is a secret (the robot's carries its ``key``): it is registered with
-the process's :class:`~iotwx_watch.log.SecretRegistry` and never logged; sinks are
-named ``wecom_robot#1``.
+The webhook URL is a secret (the robot's carries its ``key``): it is registered with the
+process's :class:`~iotwx_watch.log.SecretRegistry` and never logged; a sink is known by
+its ``name``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
-import socket
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,48 +32,54 @@ import httpx
 
 from iotwx_watch.config import NotifyConfig
 from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.report.messages import Notification, Severity
+
+__all__ = [
+    "Delivery",
+    "Notification",
+    "NotificationFanout",
+    "ROBOT_MAX_BYTES",
+    "Severity",
+    "Sink",
+    "WeComRobotSink",
+    "WebhookSink",
+    "robot_markdown",
+]
 
 log = get_logger("notify")
 
-Severity = Literal["info", "ok", "warn", "critical"]
 ROBOT_MAX_BYTES = 4000  # WeCom: markdown content at most 4096 bytes
-MAX_DIGEST = 20
+ROBOT_TEXT_MAX_BYTES = 2000  # WeCom: text content at most 2048 bytes
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
 _STOP = object()
+Outcome = Literal["delivered", "probably_delivered", "failed"]
+_SENT_EVENTS = frozenset({"http11.send_request_body.complete",
+                          "http2.send_request_body.complete"})
 
 
 @dataclass(frozen=True)
-class Notification:
-    """One message for operators. Never carries a secret: ids, names, addresses, advice."""
+class Delivery:
+    """What became of one post: ``id`` is the outbox entry's. ``reason`` carries no URL."""
 
-    kind: str
-    key: str
-    severity: Severity
-    title: str
-    lines: tuple[str, ...] = ()
-    fields: Mapping[str, str | int | float | None] = field(default_factory=dict)
-    at: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": "iotwx-watch",
-            "host": socket.gethostname(),
-            "kind": self.kind,
-            "key": self.key,
-            "severity": self.severity,
-            "title": self.title,
-            "text": "\n".join(self.lines),
-            "fields": dict(self.fields),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at)),
-        }
+    id: str
+    outcome: Outcome
+    reason: str = ""
+    retry_soon: bool = True  # False: retrying soon cannot help (4xx, robot key refused)
 
 
-class _DeliveryError(Exception):
-    """A post failed; ``retry`` says whether trying again can help. Carries no URL."""
-
-    def __init__(self, reason: str, *, retry: bool) -> None:
+class _Refused(Exception):
+    def __init__(self, reason: str, *, retry_soon: bool) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry = retry
+        self.retry_soon = retry_soon
+
+
+@dataclass
+class _Job:
+    id: str
+    notification: Notification
+    sent: bool = False  # the request body went out in full (httpcore's trace says so)
 
 
 class Sink:
@@ -87,33 +92,25 @@ class Sink:
         self,
         config: NotifyConfig,
         *,
-        index: int = 1,
-        clock: Callable[[], float] = time.time,
-        timeout_s: float = 5.0,
-        retry_base_s: float = 2.0,
-        retry_max_s: float = 60.0,
-        max_attempts: int = 5,
-        queue_size: int = 100,
+        timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
         min_spacing_s: float | None = None,
         transport: httpx.BaseTransport | None = None,
         secrets: SecretRegistry | None = None,
     ) -> None:
         self.config = config
+        self.name = config.name
         if min_spacing_s is not None:
             self.min_spacing_s = min_spacing_s
-        self.name = f"{self.kind}#{index}"
-        self.clock = clock
-        self.retry_base_s = retry_base_s
-        self.retry_max_s = retry_max_s
-        self.max_attempts = max_attempts
-        self.stats: Counter[str] = Counter()
         (secrets or SecretRegistry()).add(config.url, *self._url_secrets(config.url))
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._last: dict[str, tuple[str, float]] = {}
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._current: _Job | None = None
+        self._pending = 0
         self._stop = threading.Event()
         self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            timeout=httpx.Timeout(read_timeout_s, connect=min(timeout_s, read_timeout_s)),
             transport=transport,
             follow_redirects=False,
         )
@@ -123,224 +120,226 @@ class Sink:
 
     @staticmethod
     def _url_secrets(url: str) -> list[str]:
-        return [v for values in parse_qs(urlsplit(url).query).values() for v in values]
+        parts = urlsplit(url)
+        values = [v for vs in parse_qs(parts.query).values() for v in vs]
+        return values + [p for p in (parts.password, parts.username) if p]
 
     # -- caller's side: never blocks ---------------------------------------------------
-    def offer(self, notification: Notification) -> bool:
-        """Queue unless it repeats the same state of the same condition too soon."""
-        now = self.clock()
+    def submit(self, job_id: str, notification: Notification) -> None:
+        """Queue one message; its :class:`Delivery` comes back through :meth:`take_results`."""
         with self._lock:
-            last = self._last.get(notification.key)
-            if (
-                last is not None
-                and last[0] == notification.kind
-                and now - last[1] < self.config.min_interval_s
-            ):
-                self.stats["suppressed"] += 1
-                return False
+            self._pending += 1
+        self._queue.put(_Job(job_id, notification))
+
+    def take_results(self) -> list[Delivery]:
+        """The outcomes of posts finished since the last call."""
+        out = []
+        while True:
             try:
-                self._queue.put_nowait(notification)
-            except queue.Full:
-                self.stats["dropped"] += 1
-                log.warning("notify.queue_full", sink=self.name, kind=notification.kind)
-                return False
-            self._last[notification.key] = (notification.kind, now)
-            self.stats["queued"] += 1
-            return True
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
 
-    def close(self, timeout_s: float = 3.0) -> None:
-        """Send what is queued if it goes quickly, then stop; never waits past ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        self.request_stop(deadline)
-        self.finish_close(deadline)
-
-    def request_stop(self, deadline: float) -> None:
-        """Queue the end marker (after what is queued) without waiting past ``deadline``."""
-        with contextlib.suppress(queue.Full):
-            self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
-
-    def finish_close(self, deadline: float) -> None:
-        """Wait for the thread until ``deadline``, then abandon retries and the post in flight.
-
-        The thread is a daemon: a post stuck past its own timeout cannot hold the process.
-        """
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        self._stop.set()
-        self._thread.join(0.1)
-        if not self._thread.is_alive():
-            self._client.close()
-
-    def _count(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self.stats[key] += n
-
-    def stats_snapshot(self) -> dict[str, int]:
-        """A consistent copy of the counters (read from other threads)."""
-        with self._lock:
-            return dict(self.stats)
+    def sent_in_flight(self) -> str | None:
+        """The id of the post in flight whose request already went out, if there is one."""
+        job = self._current
+        return job.id if job is not None and job.sent else None
 
     def idle(self) -> bool:
-        """Nothing queued or in flight (tests wait on this)."""
-        return self._queue.unfinished_tasks == 0
+        """Nothing queued or in flight."""
+        with self._lock:
+            return self._pending == 0
+
+    def close(self, timeout_s: float = 3.0) -> None:
+        """Stop within ``timeout_s``: queued posts are abandoned (the outbox keeps them)."""
+        deadline = time.monotonic() + timeout_s
+        self.request_stop()
+        self.finish_close(deadline)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._queue.put(_STOP)
+
+    def finish_close(self, deadline: float) -> None:
+        """Wait for the thread until ``deadline``; a post stuck past it is abandoned
+        (the thread is a daemon and cannot hold the process)."""
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if not self._thread.is_alive():
+            self._client.close()
 
     # -- the sink's thread --------------------------------------------------------------
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
-                self._queue.task_done()
+            if item is _STOP or not isinstance(item, _Job):
                 return
-            batch: list[Notification] = [item] if isinstance(item, Notification) else []
-            stop_after = False
-            while len(batch) < MAX_DIGEST:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop_after = True
-                    self._queue.task_done()
-                    break
-                if isinstance(more, Notification):
-                    batch.append(more)
-            try:
-                for body, count in self.render(batch):
-                    self._deliver(body, count)
-            except Exception:  # a sink must never die on a bug in one message
-                log.exception("notify.sink_error", sink=self.name)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-            if stop_after or self._stop.is_set():
-                return
-
-    def _deliver(self, body: dict[str, Any], count: int) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            wait = self._last_post + self.min_spacing_s - time.monotonic()
-            if wait > 0 and self._stop.wait(wait):
-                break
-            self._last_post = time.monotonic()
-            try:
-                self._post(body)
-            except _DeliveryError as exc:
-                self._count("post_failures")
-                log.warning("notify.post_failed", sink=self.name, reason=exc.reason,
-                            attempt=attempt, retry=exc.retry)
-                if not exc.retry or attempt == self.max_attempts:
-                    break
-                delay = min(self.retry_max_s, self.retry_base_s * 2 ** (attempt - 1))
-                if self._stop.wait(delay):
-                    break
+            if self._stop.is_set():  # abandoned: the outbox still holds it
+                with self._lock:
+                    self._pending -= 1
                 continue
-            self._count("sent", count)
-            log.info("notify.sent", sink=self.name, notifications=count, attempt=attempt)
-            return
-        self._count("failed", count)
-        log.error("notify.gave_up", sink=self.name, notifications=count)
+            self._current = item
+            try:
+                result = self._deliver(item)
+            except Exception as exc:  # a sink must never die on a bug in one message
+                log.exception("notify.sink_error", sink=self.name)
+                result = Delivery(item.id, "failed", type(exc).__name__)
+            self._results.put(result)
+            self._current = None  # after the result: a reader never misses both
+            with self._lock:
+                self._pending -= 1
 
-    def _post(self, body: dict[str, Any]) -> None:
+    def _deliver(self, job: _Job) -> Delivery:
+        wait = self._last_post + self.min_spacing_s - time.monotonic()
+        if wait > 0 and self._stop.wait(wait):
+            return Delivery(job.id, "failed", "stopped", retry_soon=True)
+        self._last_post = time.monotonic()
         try:
-            response = self._client.post(self.config.url, json=body)
+            self._post(job)
+        except _Refused as exc:
+            log.warning("notify.post_failed", sink=self.name, id=job.id, reason=exc.reason,
+                        retry_soon=exc.retry_soon)
+            return Delivery(job.id, "failed", exc.reason, exc.retry_soon)
+        except httpx.ReadTimeout:
+            log.warning("notify.probably_delivered", sink=self.name, id=job.id,
+                        reason="no answer after the request was sent")
+            return Delivery(job.id, "probably_delivered", "answer timed out")
+        log.info("notify.sent", sink=self.name, id=job.id, kind=job.notification.kind)
+        return Delivery(job.id, "delivered")
+
+    def _post(self, job: _Job) -> None:
+        def trace(event: str, _info: Any) -> None:
+            if event in _SENT_EVENTS:
+                job.sent = True
+
+        try:
+            response = self._client.post(self.config.url, json=self.body(job.notification),
+                                         extensions={"trace": trace})
+        except httpx.ReadTimeout:
+            raise
         except httpx.HTTPError as exc:
-            raise _DeliveryError(type(exc).__name__, retry=True) from None
+            raise _Refused(type(exc).__name__, retry_soon=True) from None
         status = response.status_code
         if status >= 500 or status == 429:
-            raise _DeliveryError(f"HTTP {status}", retry=True)
+            raise _Refused(f"HTTP {status}", retry_soon=True)
         if status >= 300:
-            raise _DeliveryError(f"HTTP {status}", retry=False)
+            raise _Refused(f"HTTP {status}", retry_soon=False)
         self.check(response)
 
     # -- what differs between sinks -------------------------------------------------------
-    def render(self, batch: Sequence[Notification]) -> list[tuple[dict[str, Any], int]]:
-        """The bodies to post, each with how many notifications it carries."""
+    def body(self, notification: Notification) -> dict[str, Any]:
+        """The JSON body to post for one message."""
         raise NotImplementedError
 
     def check(self, response: httpx.Response) -> None:
-        """Judge a 2xx answer; raise :class:`_DeliveryError` if it is a failure."""
+        """Judge a 2xx answer; raise :class:`_Refused` if it is a failure."""
 
 
 class WebhookSink(Sink):
-    """POSTs each notification as one JSON object; any 2xx is success."""
+    """POSTs each message as one JSON object (:meth:`Notification.to_json`); any 2xx is
+    success."""
 
     kind = "webhook"
 
-    def render(self, batch: Sequence[Notification]) -> list[tuple[dict[str, Any], int]]:
-        return [(n.to_json(), 1) for n in batch]
+    def body(self, notification: Notification) -> dict[str, Any]:
+        return notification.to_json()
 
 
 _COLOR = {"critical": "warning", "warn": "warning", "ok": "info", "info": "comment"}
 
 
-def robot_markdown(batch: Sequence[Notification]) -> list[tuple[str, int]]:
-    """Markdown contents for the robot, each within WeCom's size limit, with their counts."""
-    blocks = []
-    for n in batch:
-        text = f'**<font color="{_COLOR[n.severity]}">{n.title}</font>**'
-        text += "".join(f"\n> {line}" for line in n.lines)
-        blocks.append(text)
-    contents: list[tuple[str, int]] = []
-    current, count = "", 0
-    for block in blocks:
-        while len(block.encode("utf-8")) > ROBOT_MAX_BYTES:
-            block = block[: len(block) * 3 // 4]
-        candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate.encode("utf-8")) > ROBOT_MAX_BYTES:
-            contents.append((current, count))
-            candidate, count = block, 0
-        current, count = candidate, count + 1
-    if current:
-        contents.append((current, count))
-    return contents
+def _cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` UTF-8 bytes, cut on a character boundary."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def robot_markdown(n: Notification) -> str:
+    """One message as robot markdown: the severity tag and title, then one quoted line each."""
+    head = f'<font color="{_COLOR[n.severity]}">**【{n.tag}】**</font> **{n.title}**'
+    return _cut(head + "".join(f"\n> {line}" for line in n.lines), ROBOT_MAX_BYTES)
+
+
+def robot_text(n: Notification) -> str:
+    """The same as plain text (the robot's ``text`` type, which can @ people)."""
+    return _cut(f"【{n.tag}】{n.title}\n" + "\n".join(n.lines), ROBOT_TEXT_MAX_BYTES)
 
 
 class WeComRobotSink(Sink):
-    """A WeCom group robot (``/cgi-bin/webhook/send?key=…``): markdown, errcode checked."""
+    """A WeCom group robot (``/cgi-bin/webhook/send?key=…``), errcode checked.
+
+    Markdown, except a critical message when the config names people to @: those go as
+    ``text``, the only type that carries ``mentioned_list`` / ``mentioned_mobile_list``.
+    """
 
     kind = "wecom_robot"
     min_spacing_s = 3.0  # WeCom allows a robot 20 messages a minute
 
-    def render(self, batch: Sequence[Notification]) -> list[tuple[dict[str, Any], int]]:
-        return [
-            ({"msgtype": "markdown", "markdown": {"content": content}}, count)
-            for content, count in robot_markdown(batch)
-        ]
+    def body(self, notification: Notification) -> dict[str, Any]:
+        cfg = self.config
+        mentions = cfg.mentioned_list or cfg.mentioned_mobile_list
+        if notification.severity == "critical" and mentions:
+            text: dict[str, Any] = {"content": robot_text(notification)}
+            if cfg.mentioned_list:
+                text["mentioned_list"] = list(cfg.mentioned_list)
+            if cfg.mentioned_mobile_list:
+                text["mentioned_mobile_list"] = list(cfg.mentioned_mobile_list)
+            return {"msgtype": "text", "text": text}
+        return {"msgtype": "markdown", "markdown": {"content": robot_markdown(notification)}}
 
     def check(self, response: httpx.Response) -> None:
         try:
             errcode = int(json.loads(response.content).get("errcode", 0))
         except (ValueError, AttributeError, TypeError):
-            raise _DeliveryError("unreadable answer", retry=True) from None
+            raise _Refused("unreadable answer", retry_soon=True) from None
         if errcode in (-1, 45009, 45033):
-            raise _DeliveryError(f"errcode {errcode}", retry=True)
+            raise _Refused(f"errcode {errcode}", retry_soon=True)
         if errcode != 0:
-            raise _DeliveryError(f"errcode {errcode}", retry=False)
+            raise _Refused(f"errcode {errcode}", retry_soon=False)
 
 
 SINKS: dict[str, type[Sink]] = {"wecom_robot": WeComRobotSink, "webhook": WebhookSink}
 
 
 class NotificationFanout:
-    """Fans notifications out to every configured sink; ``publish`` never blocks."""
+    """The configured sinks, by name."""
 
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
+        self.by_name = {sink.name: sink for sink in self.sinks}
 
     @classmethod
     def from_config(cls, configs: Sequence[NotifyConfig], **kwargs: Any) -> NotificationFanout:
-        return cls([SINKS[c.kind](c, index=n, **kwargs) for n, c in enumerate(configs, 1)])
+        return cls([SINKS[c.kind](c, **kwargs) for c in configs])
 
-    def publish(self, notification: Notification) -> None:
+    def test(
+        self, build: Callable[[str], Notification], *, timeout_s: float,
+        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Delivery | None]:
+        """Post ``build(sink name)`` to every sink at once; each one's result (None: no
+        answer within ``timeout_s``)."""
         for sink in self.sinks:
-            sink.offer(notification)
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        """Per sink: queued, sent, suppressed, dropped, post_failures, failed."""
-        return {sink.name: sink.stats_snapshot() for sink in self.sinks}
+            sink.submit(f"test-{sink.name}", build(sink.name))
+        results: dict[str, Delivery | None] = dict.fromkeys(self.by_name)
+        deadline = clock() + timeout_s
+        while True:
+            for sink in self.sinks:
+                for result in sink.take_results():
+                    results[sink.name] = result
+            if all(r is not None for r in results.values()) or clock() >= deadline:
+                break
+            sleep(0.02)
+        for sink in self.sinks:
+            if results[sink.name] is None and sink.sent_in_flight():
+                results[sink.name] = Delivery(f"test-{sink.name}", "probably_delivered",
+                                              "no answer yet; the request was sent")
+        return results
 
     def close(self, timeout_s: float = 3.0) -> None:
         """Stop every sink within one shared ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         for sink in self.sinks:
-            sink.request_stop(deadline)
+            sink.request_stop()
         for sink in self.sinks:
             sink.finish_close(deadline)

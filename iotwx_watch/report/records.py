@@ -3,8 +3,17 @@ WeCom's word, and records ignored because they could not be trusted."""
 
 from __future__ import annotations
 
-from iotwx_watch.report.findings import BLOCKED_IP_QUIET_S, BlockedIpView, Problem
-from iotwx_watch.state.model import BlockedIpEntry, State, format_time
+from collections.abc import Sequence
+
+from iotwx_watch.report.findings import (
+    BLOCKED_IP_QUIET_S,
+    NOTIFY_BACKLOG_S,
+    NOTIFY_EXPIRED_RECENT_S,
+    BlockedIpView,
+    Problem,
+    SinkView,
+)
+from iotwx_watch.state.model import BlockedIpEntry, SinkRecord, State, format_time
 
 
 def blocked_ip_views(ip: str, entry: BlockedIpEntry, now: float) -> list[BlockedIpView]:
@@ -79,3 +88,61 @@ def cancel_checks(state: State, now: float, problems: list[Problem]) -> None:
                 f"iotwx-watch asks WeCom again at {format_time(check.next_check_at)}; make "
                 "sure WeCom is reachable and the suite has a usable ticket",
                 suite_id))
+
+
+def sink_views(state: State, configured: Sequence[str] = ()) -> list[SinkView]:
+    """Every sink the config names or the state remembers, with its outbox and counters."""
+    notes = state.notifications
+    names = sorted(set(configured) | set(notes.sinks) | {e.sink for e in notes.outbox.values()})
+    views = []
+    for name in names:
+        waiting = [e for e in notes.outbox.values() if e.sink == name]
+        record = notes.sinks.get(name) or SinkRecord()
+        views.append(SinkView(
+            name=name, waiting=len(waiting),
+            oldest_at=min((e.created_at for e in waiting), default=None),
+            delivered=record.delivered, probably_delivered=record.probably_delivered,
+            expired=record.expired, failed_attempts=record.failed_attempts,
+            last_error=record.last_error, last_delivered_at=record.last_delivered_at,
+            last_expired_at=record.last_expired_at))
+    return views
+
+
+def notification_problems(state: State, sinks: Sequence[SinkView], now: float,
+                          problems: list[Problem]) -> None:
+    """A sink that takes nothing for a while, and messages given up on, are the operator's."""
+    for sink in sinks:
+        error = f" (last error: {sink.last_error})" if sink.last_error else ""
+        if sink.oldest_at is not None and now - sink.oldest_at >= NOTIFY_BACKLOG_S:
+            problems.append(Problem(
+                "notify_undelivered", "warn", f"notify:{sink.name}",
+                f"{sink.waiting} message(s) for sink {sink.name} undelivered since "
+                f"{format_time(sink.oldest_at)}{error}",
+                "check the receiver (`iotwx-watch notify test` tries every sink); messages "
+                "are retried until they expire (expire_after_s)"))
+        record = state.notifications.sinks.get(sink.name)
+        if (record is not None and record.last_expired_at is not None
+                and now - record.last_expired_at < NOTIFY_EXPIRED_RECENT_S):
+            last = f": {record.last_expired_title}" if record.last_expired_title else ""
+            problems.append(Problem(
+                "notify_expired", "warn", f"notify_expired:{sink.name}",
+                f"{record.expired} message(s) for sink {sink.name} expired undelivered, the "
+                f"last {format_time(record.last_expired_at)}{last}{error}",
+                "read them with `journalctl -u iotwx-watch | grep notify.expired`; fix the sink "
+                "(`iotwx-watch notify test`); `status` shows what is still open"))
+
+
+SERVICE_ADVICE = {
+    "metrics_listen": "free the port or change [metrics] listen, then `systemctl restart "
+                      "iotwx-watch`; until then it is retried every 30 s (redemption goes on)",
+}
+
+
+def service_problems(state: State, problems: list[Problem]) -> None:
+    """What the daemon could not do for itself (e.g. bind the metrics listener)."""
+    for facility, problem in sorted(state.service_errors.items()):
+        problems.append(Problem(
+            "metrics_unbound" if facility == "metrics_listen" else f"service_{facility}",
+            "warn", f"service:{facility}",
+            f"{problem.error} (since {format_time(problem.since)})",
+            SERVICE_ADVICE.get(facility)))

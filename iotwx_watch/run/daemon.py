@@ -3,7 +3,13 @@
 `once` reads each source up to the size it had at start, acts, saves and returns.
 `run` does the same in a loop woken by file events (or a timer), answers SIGTERM /
 SIGINT by finishing the batch in hand and saving, SIGHUP by reloading the config,
-and keeps systemd informed (READY, STATUS, WATCHDOG, STOPPING).
+and keeps systemd informed (READY, STATUS, WATCHDOG, STOPPING). Both serve codes handed
+over by `redeem` (:mod:`iotwx_watch.run.handoff`) and, before they exit, give the
+notification sinks a bounded time to deliver what is due (the rest stays in the outbox).
+
+``STATUS=`` is the health verdict (the worst problem first, as `status` prints it) and
+what is followed; a reload that failed, or that changed settings only a restart applies,
+says so there until the next reload.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
 from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.report.health import assess_deployment
+from iotwx_watch.report.verdict import headline
+from iotwx_watch.run import handoff
 from iotwx_watch.run.hooks import BatchHooks
 from iotwx_watch.run.runner import Runner
 from iotwx_watch.run.sdnotify import SystemdNotifier
@@ -32,6 +41,12 @@ log = get_logger("daemon")
 ONCE_RETRY_HORIZON_S = 20.0
 # At SIGTERM with the state unsaved (disk full), keep retrying the write this long.
 STOP_SAVE_S = 10.0
+# Before exiting, sinks get this long to deliver what is due; the rest stays in the outbox.
+ONCE_FLUSH_S = 10.0
+STOP_FLUSH_S = 5.0
+# Settings a reload cannot apply: the client, the exporter and the sinks are built at start.
+RESTART_ONLY = ("wecom", "metrics", "notify", "name", "language", "remind_critical_s",
+                "remind_warn_s")
 
 
 def make_client(
@@ -58,7 +73,7 @@ def make_runner(
     clock: Callable[[], float] = time.time,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Runner:
-    return Runner(
+    runner = Runner(
         config,
         api=client,
         secrets=client.secrets,
@@ -66,6 +81,8 @@ def make_runner(
         on_outcome=on_outcome or observers.on_outcome,
         observers=observers.batch,
     )
+    observers.attach(runner)
+    return runner
 
 
 @dataclass
@@ -115,13 +132,14 @@ def catch_up(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     secrets: SecretRegistry | None = None,
+    flush_s: float = ONCE_FLUSH_S,
 ) -> OnceSummary:
     """Catch up from the saved cursors, act, save, and say what was done.
 
     Retries (and state writes that failed) that fall due within ONCE_RETRY_HORIZON_S
     are waited for; later ones stay pending in the ledger (with their code) for the
     next run, and the exit code is 1 so a timer unit shows that something needs
-    attention (e.g. a 60020, a full disk).
+    attention (e.g. a 60020, a full disk). Notifications get ``flush_s`` to go out.
     """
     summary = OnceSummary()
     forward = observers.on_outcome
@@ -136,7 +154,9 @@ def catch_up(
         make_runner(config, client, observers, clock=clock, on_outcome=on_outcome) as runner,
     ):
         summary.events = runner.batch(limit_to_snapshot=True)
+        handoff.serve(runner, now=clock())
         _work_until(runner, clock() + ONCE_RETRY_HORIZON_S, clock=clock, sleep=sleep)
+        observers.flush(runner, flush_s)
         engine = runner.active_engine
         summary.failed, summary.awaiting_retry = engine.failed, engine.awaiting_retry
         summary.unsaved = runner.unsaved
@@ -166,19 +186,30 @@ def _work_until(
         runner.checkpoint(acted=True)
 
 
-def status_line(runner: Runner) -> str:
-    """One line for `systemctl status`: what is followed and what is known."""
+def status_line(runner: Runner, note: str = "", *, now: float | None = None) -> str:
+    """One line for `systemctl status`: the verdict and worst problem, then what is followed."""
     state = runner.state
-    corps = sum(len(suite.corps) for suite in state.suites.values())
+    now = runner.clock() if now is None else now
+    verdict = headline(assess_deployment(runner.config, state, now=now))
+    corps = sum(1 for suite in state.suites.values() for c in suite.corps.values()
+                if c.status == "active")
     last = (
         time.strftime("%H:%M:%S", time.localtime(runner.last_event_at))
         if runner.last_event_at
         else "none yet"
     )
-    return (
-        f"following {len(runner.readers)} log(s); {len(runner.config.suites)} suite(s), "
-        f"{corps} corp(s), {len(state.blocked_ips)} IP(s) to whitelist; last event {last}"
-    )
+    parts = [verdict, note,
+             f"following {len(runner.readers)} log(s), {len(runner.config.suites)} suite(s), "
+             f"{corps} active corp(s); last event {last}"]
+    return " · ".join(p for p in parts if p)
+
+
+@dataclass
+class _LoopNote:
+    """What the STATUS= line must keep saying about the last reload."""
+
+    started: Config
+    text: str = ""
 
 
 def run_forever(
@@ -207,6 +238,7 @@ def run_forever(
         flags.installed(),
     ):
         wakeup.start()  # before the catch-up read, so nothing appended meanwhile is missed
+        note = _LoopNote(config)
         try:
             runner.batch()
             notifier.ready()
@@ -219,11 +251,14 @@ def run_forever(
                     timeout = min(timeout, watchdog / 2)
                 wakeup.wait(timeout)
                 if flags.take_reload():
-                    _reload(runner, wakeup, reload_config, notifier)
+                    _reload(runner, wakeup, reload_config, notifier, note)
                     config = runner.config
                 runner.batch()
+                if handoff.serve(runner, now=runner.clock()):
+                    runner.batch()  # what the redemption changed reaches hooks at once
                 notifier.watchdog()
-                notifier.status(status_line(runner))
+                notifier.status(status_line(runner, note.text))
+            observers.flush(runner, STOP_FLUSH_S)
             _flush_before_exit(runner)
         finally:
             notifier.stopping()
@@ -241,15 +276,27 @@ def _flush_before_exit(runner: Runner) -> None:
 
 
 def _reload(
-    runner: Runner, wakeup: Wakeup, reload_config: Callable[[], Config], notifier: SystemdNotifier
+    runner: Runner, wakeup: Wakeup, reload_config: Callable[[], Config], notifier: SystemdNotifier,
+    note: _LoopNote,
 ) -> None:
+    """Apply a new config; a bad one keeps the running one, and STATUS= says so."""
     notifier.reloading()
     try:
         config = reload_config()
     except IotwxError as exc:
         log.error("daemon.reload_failed", error=str(exc))
+        note.text = f"reload failed, running the previous config: {exc}"
+        notifier.status(status_line(runner, note.text))
         notifier.ready()
         return
+    restart_needed = [name for name in RESTART_ONLY
+                      if getattr(config, name) != getattr(note.started, name)]
+    note.text = ""
+    if restart_needed:
+        needed = ", ".join(restart_needed)
+        log.warning("daemon.reload_needs_restart", settings=needed)
+        note.text = f"restart needed to apply {needed}"
     runner.reload(config)
     wakeup.watch_paths([source.path for source in config.sources])
+    notifier.status(status_line(runner, note.text))
     notifier.ready()

@@ -1,11 +1,10 @@
-"""What the daemon attaches to the runner: metrics, health-driven and engine-driven notifications.
+"""What the daemon attaches to the runner: notifications, the metrics exporter, and the
+record of what the daemon cannot do for itself.
 
-Two feeds reach the sinks. The engine's :class:`~iotwx_watch.engine.core.Outcome` objects
-(a corp obtained, a secret reset, an IP to whitelist, a code failed...) are events:
-each is turned into one :class:`~iotwx_watch.report.notify.Notification`. Ticket staleness
-and missing logs are conditions: :class:`HealthAlerts` compares the health model
-after every batch with the previous one and sends one message when a condition
-starts or worsens and one when it clears.
+Order matters after each batch: first the service problems (a metrics listener that
+cannot bind) are written into the state, then :class:`~iotwx_watch.run.notices.Notices`
+judges the health model (which sees them) and settles the outbox, and last the metrics
+are exported from that same state.
 """
 
 from __future__ import annotations
@@ -13,141 +12,49 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 from iotwx_watch.config import Config
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import CallRecord
-from iotwx_watch.errors import ConfigError
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.report.health import (
-    ACTION_NEW_CODE,
-    ACTION_TICKET,
-    TICKET_WARN_S,
-    WHERE,
-    WHITELIST_NOTE,
-    Problem,
-    assess_deployment,
-)
-from iotwx_watch.report.metrics import MetricsExporter, RunnerView
-from iotwx_watch.report.notify import Notification, NotificationFanout, Severity
-from iotwx_watch.run.runner import BatchHook
+from iotwx_watch.report.messages import MessageContext
+from iotwx_watch.report.metrics import MetricsExporter
+from iotwx_watch.report.notify import NotificationFanout
+from iotwx_watch.run.notices import Notices, OutboxPolicy
+from iotwx_watch.run.runner import BatchHook, Runner
+from iotwx_watch.state.model import ServiceProblem
 
 log = get_logger("observers")
 
-# Conditions the health notifier watches; codes, IPs and corps come from engine notices.
-WATCHED_PREFIXES = ("ticket_", "source_")
+METRICS_FACILITY = "metrics_listen"
 
 
-def _corp(notice: Outcome) -> str:
-    name = f" ({notice.corp_name})" if notice.corp_name else ""
-    return f"{notice.corpid or '?'}{name}"
+@dataclass
+class ListenerWatch:
+    """Retries a metrics listener that could not bind and keeps its failure in the state,
+    where `status` (another process) and the notifications see it."""
 
+    exporter: MetricsExporter | None
+    clock: Callable[[], float] = time.time
 
-def outcome_notification(notice: Outcome, now: float) -> Notification:
-    """Words for an engine notice: what happened, the ids, and what to do. No secret."""
-    suite = notice.suite_id or "?"
-    fields: dict[str, str | int | float | None] = {
-        "suite_id": notice.suite_id, "corpid": notice.corpid, "corp_name": notice.corp_name,
-        "agentid": notice.agentid, "ip": notice.ip, "whitelist": notice.whitelist,
-        "errcode": notice.errcode,
-    }
-    fields = {k: v for k, v in fields.items() if v is not None}
-    severity: Severity = "warn"
-    lines: list[str] = [f"suite {suite}"]
-    kind = notice.kind
-    if kind in ("corp_obtained", "secret_reset"):
-        severity = "info"
-        title = ("New corp credentials: " if kind == "corp_obtained" else "App secret reset: ")
-        title += _corp(notice)
-        lines += [f"corpid {notice.corpid}", f"name {notice.corp_name or '?'}",
-                  f"agentid {notice.agentid}",
-                  "the Secret is in the state file: iotwx-watch status --show-secrets"]
-        key = f"corp:{suite}:{notice.corpid}"
-    elif kind == "corp_cancelled":
-        severity = "info"
-        title = f"Corp cancelled the authorization: {_corp(notice)}"
-        lines += [f"agentid {notice.agentid}", "its Secret was removed from the state file"]
-        key = f"corp:{suite}:{notice.corpid}"
-    elif kind in ("ip_to_whitelist", "egress_ip_changed"):
-        place = notice.whitelist or "provider"
-        severity = "critical" if place == "provider" else "warn"
-        title = (f"Whitelist {notice.ip} ({place})" if kind == "ip_to_whitelist"
-                 else f"Our egress IP changed: WeCom now sees {notice.ip}")
-        if notice.corpid:
-            lines.append(f"corp {notice.corpid}")
-        lines += [f"add it at: {WHERE.get(place, place)}", WHITELIST_NOTE]
-        if kind == "egress_ip_changed" and notice.detail:
-            lines.append(notice.detail)
-        key = f"ip:{place}:{notice.ip}"
-    elif kind == "ticket_rejected":
-        severity = "critical"
-        title = f"WeCom rejected the suite_ticket of {suite} (40085)"
-        lines += [notice.detail or "", ACTION_TICKET]
-        key = f"ticket:{suite}"
-    else:  # auth_code_failed / auth_code_expired / auth_code_interrupted
-        severity = "critical"
-        what = kind.removeprefix("auth_code_")
-        code = f" (errcode {notice.errcode})" if notice.errcode is not None else ""
-        title = f"Auth code {what} for suite {suite}{code}"
-        lines.append(notice.detail or ACTION_NEW_CODE)  # the engine's detail carries its hint
-        key = f"auth_code:{suite}:{kind}:{notice.detail or ''}"
-    return Notification(kind, key, severity, title, tuple(x for x in lines if x), fields, now)
-
-
-def problem_notification(problem: Problem, now: float) -> Notification:
-    severity: Severity = "critical" if problem.level == "critical" else "warn"
-    lines = (problem.action,) if problem.action else ()
-    fields = {"suite_id": problem.suite_id, "level": problem.level}
-    return Notification(problem.code, problem.key, severity, problem.message, lines, fields, now)
-
-
-def recovery_notification(problem: Problem, now: float) -> Notification:
-    kind = problem.code.split("_", 1)[0] + "_recovered"
-    subject = problem.key.split(":", 1)[1]
-    title = {
-        "ticket_recovered": f"suite_ticket of {subject} is fresh again",
-        "source_recovered": f"log {subject} is back",
-    }.get(kind, f"{problem.code} cleared: {subject}")
-    return Notification(kind, problem.key, "ok", title, (), {"suite_id": problem.suite_id}, now)
-
-
-class HealthAlerts:
-    """Edge-triggered: one message when a watched condition starts or worsens, one when it ends.
-
-    A suite with no ticket yet is not news for the first 20 minutes after start-up (the
-    next push is at most 10 minutes away).
-    """
-
-    def __init__(
-        self, notifier: NotificationFanout, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.notifier = notifier
-        self.clock = clock
-        self.started_at = clock()
-        self.active: dict[str, Problem] = {}
-
-    def after_batch(self, runner: RunnerView) -> None:
+    def after_batch(self, runner: Runner) -> None:
         now = self.clock()
-        model = assess_deployment(runner.config, runner.state, now=now)
-        self.update(model.problems, now)
-
-    def update(self, problems: tuple[Problem, ...], now: float) -> None:
-        current: dict[str, Problem] = {}
-        for p in problems:
-            if not p.code.startswith(WATCHED_PREFIXES):
-                continue
-            if p.code == "ticket_missing" and now - self.started_at < TICKET_WARN_S:
-                continue
-            current[p.key] = p
-        for key, p in current.items():
-            before = self.active.get(key)
-            if before is None or (before.code, before.level) != (p.code, p.level):
-                self.notifier.publish(problem_notification(p, now))
-        for key, p in self.active.items():
-            if key not in current:
-                self.notifier.publish(recovery_notification(p, now))
-        self.active = current
+        error = None
+        if self.exporter is not None:
+            self.exporter.retry_listen(now)
+            error = self.exporter.listen_error
+        errors = runner.state.service_errors
+        current = errors.get(METRICS_FACILITY)
+        if error is None and current is not None:
+            del errors[METRICS_FACILITY]
+        elif error is not None and (current is None or current.error != error):
+            errors[METRICS_FACILITY] = ServiceProblem(
+                error, since=current.since if current is not None else now)
+        else:
+            return
+        runner.checkpoint(acted=True)
 
 
 @dataclass
@@ -157,7 +64,23 @@ class BatchHooks:
     batch: list[BatchHook]
     on_outcome: Callable[[Outcome], None] | None
     on_call: Callable[[CallRecord], None] | None = None
+    notices: Notices | None = None
+    exporter: MetricsExporter | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def attach(self, runner: Runner) -> None:
+        """Tell the hooks which runner's state to write (outcomes arrive inside batches)."""
+        if self.notices is not None:
+            self.notices.attach(runner)
+
+    def flush(self, runner: Runner, timeout_s: float) -> None:
+        """Before exiting: deliver what is due, waiting at most ``timeout_s``; the rest
+        stays in the state's outbox."""
+        if self.notices is not None:
+            try:
+                self.notices.flush(runner, timeout_s)
+            except Exception:  # the exit must go on: the outbox is retried next time
+                log.exception("observers.flush_failed")
 
     def close(self) -> None:
         """Stop the HTTP listener and the sink threads (bounded: never hangs the shutdown)."""
@@ -175,35 +98,34 @@ def hooks_for(
     clock: Callable[[], float] = time.time,
     sink_options: Mapping[str, Any] | None = None,
     secrets: SecretRegistry | None = None,
+    deployment: str = "iotwx-watch",
+    tz: tzinfo = UTC,
+    policy: OutboxPolicy | None = None,
+    build_info: Mapping[str, str] | None = None,
 ) -> BatchHooks:
-    """Build what the config asks for; the metrics listener is started here.
+    """Build what the config asks for; the metrics listener is started (or retried) here.
 
-    ``sink_options`` tunes every sink (timeouts, retry base, spacing): for tests.
+    ``deployment`` is the name messages carry when the config has no ``name`` (the CLI
+    passes the host name); ``tz`` is the readers' time zone. ``sink_options`` and
+    ``policy`` tune the sinks and the outbox: for tests.
     """
-    observers = BatchHooks(batch=[], on_outcome=None)
-    notifier: NotificationFanout | None = None
+    hooks = BatchHooks(batch=[], on_outcome=None)
+    if config.metrics.textfile or config.metrics.listen:
+        exporter = MetricsExporter(config.metrics, clock=clock, build_info=build_info)
+        exporter.start()
+        hooks.exporter = exporter
+        hooks.on_call = exporter.record_call
+        hooks._closers.append(exporter.close)
+    hooks.batch.append(ListenerWatch(hooks.exporter, clock))
     if config.notify:
         options = {"secrets": secrets, **(sink_options or {})}
-        notifier = NotificationFanout.from_config(config.notify, clock=clock, **options)
-        observers._closers.append(notifier.close)
-        observers.batch.append(HealthAlerts(notifier, clock=clock))
-    if config.metrics.textfile or config.metrics.listen:
-        exporter = MetricsExporter(
-            config.metrics, clock=clock, notification_stats=notifier.stats if notifier else None
-        )
-        try:
-            exporter.start()
-        except ConfigError:
-            observers.close()
-            raise
-        observers.batch.append(exporter)
-        observers.on_call = exporter.record_call
-        observers._closers.append(exporter.close)
-    if notifier is not None:
-        publish = notifier.publish
-
-        def on_outcome(notice: Outcome) -> None:
-            publish(outcome_notification(notice, clock()))
-
-        observers.on_outcome = on_outcome
-    return observers
+        fanout = NotificationFanout.from_config(config.notify, **options)
+        hooks._closers.append(fanout.close)
+        context = MessageContext(config.name or deployment, config.language, tz)
+        notices = Notices(config, fanout, context, clock=clock, policy=policy or OutboxPolicy())
+        hooks.notices = notices
+        hooks.on_outcome = notices.on_outcome
+        hooks.batch.append(notices)
+    if hooks.exporter is not None:
+        hooks.batch.append(hooks.exporter)
+    return hooks

@@ -3,6 +3,10 @@ prometheus_client's own parser and say what the state says."""
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -12,7 +16,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from iotwx_watch.config import Config, MetricsConfig, SuiteConfig, load_config
+from iotwx_watch.config import Config, MetricsConfig, NotifyConfig, SuiteConfig, load_config
 from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.report.health import assess
 from iotwx_watch.report.metrics import MetricsExporter, Snapshot, SourceCounters
@@ -23,6 +27,8 @@ from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
+    OutboxEntry,
+    SinkRecord,
     State,
     TicketEntry,
     TokenEntry,
@@ -209,16 +215,101 @@ def test_real_batch_counts_each_event_once(workdir: Workdir) -> None:
     ]
 
 
-def test_notification_outcomes_per_sink() -> None:
-    """Sink counters appear per sink and outcome, with sent/failed/dropped always present."""
+def test_notification_counters_per_sink_name_from_the_state() -> None:
+    """Sink series are labelled by the sink's name and read from the state's records, so
+    reordering [[notify]] or running passes from a timer changes nothing."""
+    state = State()
+    state.notifications.sinks["oncall"] = SinkRecord(delivered=3, probably_delivered=1,
+                                                     expired=2, failed_attempts=5)
+    state.notifications.outbox["n9"] = OutboxEntry("oncall", "ticket_stale", "ticket:x", "warn",
+                                                   "t", NOW - 120, NOW + 3600)
+    config = Config(notify=(NotifyConfig("wecom_robot", "https://x", name="oncall"),
+                            NotifyConfig("webhook", "https://y", name="hook")))
     exporter = MetricsExporter(MetricsConfig())
-    stats = {"webhook#1": {"queued": 3, "sent": 2, "suppressed": 1}, "wecom_robot#2": {}}
-    exporter.update(Snapshot(assess(State(), now=NOW), notifications=stats))
+    exporter.update(Snapshot(assess(state, now=NOW, config=config)))
     parsed = samples(_exposition(exporter))
     name = "iotwx_watch_notifications_total"
-    assert [2, 1, 0, 0] == [
-        value(parsed, name, sink="webhook#1", outcome="sent"),
-        value(parsed, name, sink="webhook#1", outcome="suppressed"),
-        value(parsed, name, sink="webhook#1", outcome="failed"),
-        value(parsed, name, sink="wecom_robot#2", outcome="dropped"),
+    assert [3, 1, 2, 0] == [
+        value(parsed, name, sink="oncall", outcome="delivered"),
+        value(parsed, name, sink="oncall", outcome="probably_delivered"),
+        value(parsed, name, sink="oncall", outcome="expired"),
+        value(parsed, name, sink="hook", outcome="expired"),
     ]
+    assert [1, 120, 5] == [
+        value(parsed, "iotwx_watch_notifications_waiting", sink="oncall"),
+        value(parsed, "iotwx_watch_notifications_oldest_waiting_seconds", sink="oncall"),
+        value(parsed, "iotwx_watch_notification_failed_attempts_total", sink="oncall"),
+    ]
+
+
+def test_build_info_and_no_created_series() -> None:
+    """build_info says what runs; no `_created` sample appears (noise for alerting)."""
+    exporter = MetricsExporter(MetricsConfig(), build_info={"version": "9.9.9"})
+    exporter.record_call(CallRecord("get_suite_token", 0, 0.2, 200))
+    exporter.update(Snapshot(assess(State(), now=NOW)))
+    text = _exposition(exporter)
+    parsed = samples(text)
+    python = ".".join(str(n) for n in sys.version_info[:3])
+    assert 1 == value(parsed, "iotwx_watch_build_info", version="9.9.9", python=python)
+    assert [] == [line for line in text.splitlines() if "_created" in line]
+
+
+def test_each_log_has_its_position_lag_and_last_read(workdir: Workdir) -> None:
+    """Per log: size, saved offset, lag 0 once caught up, readable, and the time of the last
+    read without an error."""
+    before = time.time()
+    parsed = run_batch_with_metrics(workdir)
+    for path, kind in ((workdir.receive_log, "callback"), (workdir.policy_log, "policy_engine")):
+        labels = {"path": str(path), "kind": kind}
+        size = path.stat().st_size
+        assert [size, size, 0, 1] == [
+            value(parsed, "iotwx_watch_source_size_bytes", **labels),
+            value(parsed, "iotwx_watch_source_offset_bytes", **labels),
+            value(parsed, "iotwx_watch_source_lag_bytes", **labels),
+            value(parsed, "iotwx_watch_source_readable", **labels),
+        ]
+        read_at = value(parsed, "iotwx_watch_source_last_read_timestamp_seconds", **labels)
+        assert before <= read_at <= time.time()
+
+
+def test_textfile_is_0644_whatever_the_umask(tmp_path: Path) -> None:
+    """Under the unit's UMask=0077 the textfile is still readable by node_exporter, and it
+    is replaced atomically (no temp file left)."""
+    path = tmp_path / "iotwx_watch.prom"
+    exporter = MetricsExporter(MetricsConfig(textfile=str(path)))
+    old = os.umask(0o077)
+    try:
+        exporter.update(Snapshot(assess(State(), now=NOW)))
+        exporter.update(Snapshot(assess(State(), now=NOW + 1)))
+    finally:
+        os.umask(old)
+    assert (0o644, ["iotwx_watch.prom"]) == (stat.S_IMODE(path.stat().st_mode),
+                                             [p.name for p in tmp_path.iterdir()])
+
+
+def bound(exporter: MetricsExporter) -> tuple[str, int] | None:
+    """Where the listener is bound now (a call, so no earlier check narrows it)."""
+    return exporter.address
+
+
+def test_a_busy_listen_port_is_a_retry_not_an_error() -> None:
+    """A port held by another process: start() says so, nothing raises; once the port is
+    free, the retry binds it."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    now = [NOW]
+    exporter = MetricsExporter(MetricsConfig(listen=f"127.0.0.1:{port}"), clock=lambda: now[0])
+    try:
+        assert False is exporter.start()
+        assert f"[metrics] listen 127.0.0.1:{port} cannot be bound" in (exporter.listen_error or "")
+        holder.close()
+        exporter.retry_listen(now[0] + 1)  # not due yet
+        assert exporter.address is None
+        now[0] += 31
+        exporter.retry_listen(now[0])
+        assert (("127.0.0.1", port), None) == (bound(exporter), exporter.listen_error)
+    finally:
+        holder.close()
+        exporter.close()

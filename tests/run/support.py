@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
+from pathlib import Path
 
 from tests.conftest import Workdir, wait_for
 
@@ -51,3 +55,39 @@ class Daemon:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
+
+
+class NotifyListener:
+    """systemd's side of the notify socket: a thread reads every datagram as it comes, as
+    systemd does (a full queue would make the daemon drop messages)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages: list[str] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                self.messages.append(self.sock.recv(4096).decode())
+
+    def wait_for(self, wanted: str, *, after: int = 0, timeout: float = 20) -> int:
+        """Index of the first message from `after` on containing `wanted`."""
+
+        def found() -> int | None:
+            for index, message in enumerate(self.messages[after:], after):
+                if wanted in message:
+                    return index + 1  # truthy even for the first message
+            return None
+
+        return int(wait_for(found, timeout, f"notify message {wanted}")) - 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        self.sock.close()

@@ -3,12 +3,9 @@ the main job, the lock, signals, SIGKILL, systemd notify, and no secret in any l
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ from tests.conftest import (
     ticket_record,
     wait_for,
 )
-from tests.run.support import Daemon, corps, permanent_code_calls
+from tests.run.support import Daemon, NotifyListener, corps, permanent_code_calls
 
 
 def test_once_does_the_whole_job(workdir: Workdir) -> None:
@@ -121,42 +118,6 @@ def test_bad_config_exits_2(workdir: Workdir) -> None:
     assert 1 == len(result.stderr.strip().splitlines())
 
 
-class NotifyListener:
-    """systemd's side of the notify socket: a thread reads every datagram as it comes, as
-    systemd does (a full queue would make the daemon drop messages)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.1)
-        self.messages: list[str] = []
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._closed.is_set():
-            with contextlib.suppress(TimeoutError):
-                self.messages.append(self.sock.recv(4096).decode())
-
-    def wait_for(self, wanted: str, *, after: int = 0, timeout: float = 20) -> int:
-        """Index of the first message from `after` on containing `wanted`."""
-
-        def found() -> int | None:
-            for index, message in enumerate(self.messages[after:], after):
-                if wanted in message:
-                    return index + 1  # truthy even for the first message
-            return None
-
-        return int(wait_for(found, timeout, f"notify message {wanted}")) - 1
-
-    def close(self) -> None:
-        self._closed.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
 @pytest.fixture
 def notify_listener(tmp_path: Path) -> Iterator[NotifyListener]:
     listener = NotifyListener(tmp_path / "notify.sock")
@@ -172,9 +133,10 @@ def test_run_under_systemd(workdir: Workdir, notify_listener: NotifyListener) ->
     daemon = Daemon(workdir, env)
     try:
         ready = notify.wait_for("READY=1")
-        status = notify.wait_for("STATUS=following 2 log(s)")
+        status = notify.wait_for("following 2 log(s)")
         notify.wait_for("WATCHDOG=1", after=status)
         assert ready < status
+        assert notify.messages[status].startswith("STATUS=WARNING: no suite_ticket yet")
 
         workdir.log_authorization("wwcorp0000000004")
         wait_for(lambda: corps(workdir, SUITE_A).get("wwcorp0000000004"), what="corp in state")
