@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from iotwx_watch.engine.ledger import code_key
+from iotwx_watch.errors import ERRCODE_ANSWER_LOST
 from iotwx_watch.sim.server import SimCall, WeComSimulator, auth_code_xml, ticket_xml
 
 BIN = str(Path(sys.executable).with_name("iotwx-watch"))
@@ -570,6 +571,7 @@ class Verdict:
     lost_unspent_disk_full: list[Code] = field(default_factory=list)
     lost_unsent: list[Code] = field(default_factory=list)
     lost_answers: int = 0  # calls that spent a code and answered past the client's timeout
+    answer_lost_spent: list[Code] = field(default_factory=list)  # of them, WeCom spent it
     twice_after_lost_answer: list[Code] = field(default_factory=list)
     shown: dict[str, bool] = field(default_factory=dict)  # not redeemed: shown by status?
     details: list[str] = field(default_factory=list)
@@ -604,6 +606,7 @@ def reconcile(soak: Soak, status: dict[str, Any]) -> Verdict:
         has_secret = secret is not None and corp.get("permanent_code") == secret
         interrupted = status_ == "failed" and str(entry.get("error", "")).startswith(
             "interrupted")
+        answer_lost = status_ == "failed" and entry.get("errcode") == ERRCODE_ANSWER_LOST
         if twice:
             bucket = "sent twice"
             if spent[0][1].delay_s >= TIMEOUT_S:
@@ -621,6 +624,10 @@ def reconcile(soak: Soak, status: dict[str, Any]) -> Verdict:
                 verdict.lost_unspent_disk_full.append(code)
             elif not mine:
                 verdict.lost_unsent.append(code)
+        elif answer_lost:
+            bucket = "answer lost after sending"
+            if spent:
+                verdict.answer_lost_spent.append(code)
         elif not mine:
             bucket = "never sent although valid"
         elif spent:
@@ -646,7 +653,8 @@ def reconcile(soak: Soak, status: dict[str, Any]) -> Verdict:
             verdict.shown[code.key] = bool(
                 view and view.get("status") in ("failed", "expired")
                 and "重新获取" in str(view.get("action")))
-        if bucket not in ("redeemed", "lost to a kill", "expired for other reasons"):
+        if bucket not in ("redeemed", "lost to a kill", "answer lost after sending",
+                          "expired for other reasons"):
             verdict.details.append(
                 f"  {bucket}: {code.key} suite {code.suite_id} status {status_} "
                 f"waiting_for {entry.get('waiting_for')} errcode {entry.get('errcode')} "
@@ -714,6 +722,7 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
     stops = Counter(s.how for s in soak.stops)
     term_exits = Counter(s.exit_code for s in soak.stops if s.how == "term")
     lost = verdict.buckets.get("lost to a kill", [])
+    answer_lost = verdict.buckets.get("answer lost after sending", [])
     not_redeemed = [k for k in verdict.shown]
     must_be_zero = ("never sent although valid", "sent twice", "Secret lost outside a kill",
                     "unexplained")
@@ -741,6 +750,14 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
         ("    no request of it ever reached WeCom", str(len(verdict.lost_unsent)), ""),
         ("  shown by `status` as failed, with 重新获取",
          f"{sum(verdict.shown[c.key] for c in lost)}/{len(lost)}", "must be all"),
+        ("codes whose answer was lost after sending (not resent)",
+         str(len(answer_lost)), "inherent"),
+        ("  WeCom had redeemed it: Secret lost", str(len(verdict.answer_lost_spent)), ""),
+        ("  WeCom had not (a late -1 or 5xx)",
+         str(len(answer_lost) - len(verdict.answer_lost_spent)), ""),
+        ("  shown by `status` as failed, with 重新获取",
+         f"{sum(verdict.shown[c.key] for c in answer_lost)}/{len(answer_lost)}",
+         "must be all"),
         ("codes expired for other reasons", str(verdict.count("expired for other reasons")),
          ""),
         ("unexplained outcomes", str(verdict.count("unexplained")), "must be 0"),
@@ -778,6 +795,8 @@ def report(soak: Soak, verdict: Verdict, logs: DaemonLogs, settled: bool, elapse
     failed = [b for b in must_be_zero if verdict.count(b)]
     if lost and not all(verdict.shown[c.key] for c in lost):
         failed.append("lost codes not shown by status")
+    if answer_lost and not all(verdict.shown[c.key] for c in answer_lost):
+        failed.append("codes with a lost answer not shown by status")
     if logs.leaked:
         failed.append("secrets in the logs")
     if stops["crash"]:
