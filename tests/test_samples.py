@@ -148,6 +148,7 @@ def test_samples_cover_every_event_type(sample_config: Config) -> None:
         "change_auth",
         "cancel_auth",
         "blocked_ip",
+        "unrecognized",
     }
     assert expected == expected & set(seen)
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from iotwx_watch.config import Config, parse_config
-from iotwx_watch.events import AuthCode, BlockedIP, Event, SourcePosition, SuiteTicket
+from iotwx_watch.events import (
+    AuthCode,
+    BlockedIP,
+    Event,
+    SourcePosition,
+    SuiteTicket,
+    UnrecognizedRecord,
+)
 from iotwx_watch.extract import make_extractor
 
 
@@ -36,7 +43,7 @@ def test_callback_pattern_with_fixed_info_type() -> None:
 
 
 def test_callback_pattern_values_are_validated() -> None:
-    """A captured value that breaks WeCom's rules is skipped and counted."""
+    """A captured value that breaks WeCom's rules gives no event: counted and reported."""
     cfg = config(
         {
             "kind": "callback",
@@ -45,7 +52,17 @@ def test_callback_pattern_values_are_validated() -> None:
         }
     )
     events, stats = extract("callback", b't=a"b s=dk1234 ts=1\nt=ok s=dk1234 ts=2\n', cfg)
-    assert [SuiteTicket("dk1234", "ok", 2, SourcePosition("f", 20))] == events
+    assert [
+        UnrecognizedRecord(
+            "callback",
+            "bad_suite_ticket",
+            "t=*** s=dk1234 ts=1",
+            info_type="suite_ticket",
+            suite_id="dk1234",
+            source=SourcePosition("f", 0),
+        ),
+        SuiteTicket("dk1234", "ok", 2, SourcePosition("f", 20)),
+    ] == events
     assert 1 == stats["skipped.invalid_suite_ticket"]
 
 
