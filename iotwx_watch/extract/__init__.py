@@ -92,7 +92,9 @@ def make_extractor(
             scanners.append(CallbackScanner(path, config, max_line_bytes=max_line_bytes))
         else:
             scanners.append(PolicyScanner(path, max_line_bytes=max_line_bytes))
-        patterns = PatternScanner(path, one, config.patterns if config else ())
+        patterns = PatternScanner(
+            path, one, config.patterns if config else (), max_line_bytes=max_line_bytes
+        )
         if patterns:
             scanners.append(patterns)
     return ChunkExtractor(scanners, max_line_bytes=max_line_bytes, guess=kind == "auto")

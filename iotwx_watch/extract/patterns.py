@@ -40,10 +40,18 @@ class _Compiled:
 class PatternScanner(LineScanner):
     """Applies the operator patterns of one kind to each new block of complete lines."""
 
-    def __init__(self, path: str, kind: SourceKind, patterns: Sequence[PatternConfig]) -> None:
+    def __init__(
+        self,
+        path: str,
+        kind: SourceKind,
+        patterns: Sequence[PatternConfig],
+        *,
+        max_line_bytes: int,
+    ) -> None:
         super().__init__()
         self._path = path
         self.kind: str = kind
+        self._max_line = max_line_bytes
         self._patterns = [_Compiled(p) for p in patterns if p.kind == kind]
 
     def __bool__(self) -> bool:
@@ -56,6 +64,8 @@ class PatternScanner(LineScanner):
         for pattern in self._patterns:
             for match in pattern.regex.finditer(buf, lo, end):
                 start = line_start(buf, match.start())
+                if line_end(buf, match.start(), end) - start > self._max_line:
+                    continue  # an over-long line is read by no scanner, however it arrives
                 source = SourcePosition(self._path, base + start)
                 groups = {k: decode(v) for k, v in match.groupdict().items() if v is not None}
                 line = decode(buf[start : line_end(buf, max(start, match.end() - 1), end)])

@@ -93,3 +93,17 @@ def test_patterns_of_the_other_kind_are_ignored() -> None:
     cfg = config({"kind": "policy_engine", "regex": r"(?P<ip>[0-9]+\.[0-9.]+)"})
     events, _ = extract("callback", b"1.2.3.4\n", cfg)
     assert [] == events
+
+
+def test_a_pattern_never_reads_an_over_long_line() -> None:
+    """A match inside a line longer than max_line_bytes counts for nothing, whether the
+    line arrives whole or in pieces (the chunk layer never holds such a line)."""
+    cfg = config({"kind": "policy_engine", "regex": r"refused (?P<ip>[0-9.]+)"})
+    data = b"x" * 5000 + b" refused 1.2.3.4\nrefused 5.6.7.8\n"
+    for chunk in (1, 1000, len(data)):
+        extractor = make_extractor("policy_engine", path="f", config=cfg, max_line_bytes=4096)
+        events: list[Event] = []
+        for start in range(0, len(data), chunk):
+            events += extractor.feed(data[start : start + chunk], start)
+        events += extractor.finish()
+        assert [BlockedIP("5.6.7.8", 60020, None, None, SourcePosition("f", 5017))] == events
