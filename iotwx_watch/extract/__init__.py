@@ -8,6 +8,12 @@ order, until the first read that yields events shows which log this is; from the
 only that kind runs (both, if that read held both). A file holding both kinds whose
 first events are of one kind needs an explicit kind. Operator patterns from the
 config (:mod:`.patterns`) are added for the matching kind(s).
+
+Besides the events proper, an extractor reports each record that looks like a
+callback (or a 60020 refusal) but gave no event as an
+:class:`~iotwx_watch.events.UnrecognizedRecord`, in offset order with the others, so
+a record the extractor could not read is never lost silently. Such records never
+decide the kind of an ``auto`` extractor.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ EXTRACTOR_KINDS: tuple[ExtractorKind, ...] = ("callback", "policy_engine", "auto
 class Extractor(Protocol):
     """Bytes of one file in, events out; counters in ``stats``.
 
-    ``stats`` keys: ``bytes``, ``records`` (candidate records seen), ``events.<type>``,
-    ``skipped.<reason>`` (``unknown_info_type``, ``invalid_suite_id``, ``long_line``,
-    …), ``rejects.<reason>`` (``bad_signature``, … for encrypted envelopes) and, for
+    ``stats`` keys: ``bytes``, ``records`` (candidate records seen), ``events.<type>``
+    (events proper), ``unrecognized.<reason>`` (records reported as unrecognized, by
+    the reason they carry), ``skipped.<reason>`` (``unknown_info_type``,
+    ``invalid_suite_id``, ``masked_auth_code``, ``long_line``, …), ``rejects.<reason>``
+    (``bad_signature``, ``receiveid_mismatch``, … for encrypted envelopes) and, for
     ``auto``, ``guessed.<kind>`` once the kind is known.
     """
 
@@ -84,7 +92,9 @@ def make_extractor(
             scanners.append(CallbackScanner(path, config, max_line_bytes=max_line_bytes))
         else:
             scanners.append(PolicyScanner(path, max_line_bytes=max_line_bytes))
-        patterns = PatternScanner(path, one, config.patterns if config else ())
+        patterns = PatternScanner(
+            path, one, config.patterns if config else (), max_line_bytes=max_line_bytes
+        )
         if patterns:
             scanners.append(patterns)
     return ChunkExtractor(scanners, max_line_bytes=max_line_bytes, guess=kind == "auto")

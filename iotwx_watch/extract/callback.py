@@ -1,36 +1,59 @@
 """receive.log: WeCom command callbacks (suite_ticket, create_auth, …) wherever they are.
 
-The scanner looks for ``InfoType`` and ``Encrypt`` in each chunk with ``bytes.find``;
-around each hit it finds the record (see :mod:`.records`), reads its fields in any
-format (see :mod:`.fields`) and builds an event (see :mod:`.callback_events`). A
-record whose end has not been read yet is kept, and reported as the resume point.
+One search per chunk (:mod:`.search`) finds the trigger words every form of a callback
+carries (``InfoType`` / ``infoType`` / ``info_type``, ``AuthCode``, and ``Encrypt`` for
+an envelope). At a hit the scanner reads the *region* of lines around it: back to
+the head of a multi-line dump that is still open at the hit's line (at most
+LOOKBACK_LINES, never before the last region), forward until no dump is open any
+more (at most LOOKAHEAD_LINES), and on through the next lines that hold hits of
+their own. Every record in the region is read at once (fields by :mod:`.fields`,
+grouped by :mod:`.structure`, judged by :mod:`.callback_events`) and the search
+resumes after the region, so a line full of trigger words is read once, and a chunk
+costs one pass plus the regions. A region whose dump has not been closed yet is kept,
+and reported as the resume point. Nothing is read across a line longer than
+``max_line_bytes``: the chunk layer never holds one.
+
+A record that looks like a callback but gives no event becomes an
+:class:`~iotwx_watch.events.UnrecognizedRecord`, as does an InfoType we handle printed
+in a form no field regex reads (``unknown_form``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from iotwx_watch.config import Config
-from iotwx_watch.events import Event, SourcePosition
-from iotwx_watch.extract.callback_events import EnvelopeOpener, record_events
-from iotwx_watch.extract.fields import decode
+from iotwx_watch.events import Event, SourcePosition, UnrecognizedRecord
+from iotwx_watch.extract.callback_events import EnvelopeOpener, outcome_events, record_event
+from iotwx_watch.extract.fields import find_pairs, own_output
+from iotwx_watch.extract.mask import excerpt
 from iotwx_watch.extract.records import (
-    closer_after,
+    head_line,
+    line_at_or_after,
     line_end,
     line_start,
     lines_back,
-    lines_forward,
-    marker_lines,
-    opener_before,
-    rfind_xml,
+    marker_line,
 )
-from iotwx_watch.extract.search import Needle
+from iotwx_watch.extract.search import Finder, Triggers
+from iotwx_watch.extract.structure import Sweep, group
+from iotwx_watch.extract.text import LineText, decode_lines, line_text
+from iotwx_watch.extract.validate import INFO_TYPES
 
-TRIGGERS = (b"InfoType", b"Encrypt")  # in every form of a callback and of an envelope
+TRIGGERS = (b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt")
 LOOKBACK_LINES = 32  # how far before a hit its record may start
 LOOKAHEAD_LINES = 32  # how far after a hit its record may end
 CONTEXT_LINES = 4  # lines before a record searched for "收到的id:" and the callback URL
 RECORD_MAX_BYTES = 64 * 1024  # a multi-line record larger than this is cut here
+CONTEXT_BYTES = 8 * 1024  # at most this much context before a record
+RECORD_REACH = 2048  # of a record's lines, at most this much text around it is looked at
+EXCERPT_LEAD = 120  # an excerpt starts at most this far before its record
+
+# An InfoType we handle right after its name, in a form no field regex knows.
+_LOOSE = re.compile(
+    r"(?<![A-Za-z0-9_])[Ii]nfo_?[Tt]ype\W{1,12}(" + "|".join(sorted(INFO_TYPES)) + r")\b"
+)
 
 
 class CallbackScanner:
@@ -42,14 +65,15 @@ class CallbackScanner:
         self._path = path
         self._max_line = max_line_bytes
         self._envelopes = EnvelopeOpener(config)
-        self._needles = [Needle(trigger) for trigger in TRIGGERS]
+        self._triggers = Triggers(TRIGGERS)
         self._scanned = -1  # file offset up to which hits were handled (-1: not started)
-        self._consumed = 0  # file offset just past the last record handled
+        self._floor = 0  # end of the last record read: a record's context stops there
+        self._clean = 0  # end of the last region read: a lookback stops there
         self._resume: int | None = None
 
     def reset(self) -> None:
         """Forget every position (the bytes restart elsewhere)."""
-        self._scanned, self._consumed, self._resume = -1, 0, None
+        self._scanned, self._floor, self._clean, self._resume = -1, 0, 0, None
 
     def resume(self, end_offset: int) -> int:
         """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
@@ -60,88 +84,175 @@ class CallbackScanner:
     ) -> tuple[list[Event], int]:
         """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
         self._scanned = max(self._scanned, base)
-        self._consumed = max(self._consumed, base)  # offsets before base are gone
+        self._floor = max(self._floor, base)  # offsets before base are gone
+        self._clean = max(self._clean, base)
         events: list[Event] = []
         pending_at: int | None = None
-        for hit in self._hits(buf, self._scanned - base, end):
-            if hit < self._consumed - base:
-                continue
-            outcome = self._record(buf, base, hit, end, final=final, stats=stats)
-            if outcome is None:
-                continue
+        pos = self._scanned - base
+        finder = self._triggers.finder(buf, pos, end)
+        while (hit := finder.next(pos)) >= 0:
+            outcome = self._region(buf, base, hit, end, finder, final=final, stats=stats)
             if isinstance(outcome, int):  # unfinished: wait for more lines
                 pending_at = outcome
                 self._scanned = base + hit
                 break
-            events.extend(outcome)
+            found, pos = outcome
+            events.extend(found)
         else:
             self._scanned = base + end
-        keep = self._keep(buf, base, end, pending_at)
-        return events, keep
+        return events, self._keep(buf, base, end, pending_at)
 
-    def _hits(self, buf: bytes, lo: int, end: int) -> list[int]:
-        hits: list[int] = []
-        for needle in self._needles:
-            hits.extend(needle.find_all(buf, lo, end))
-        hits.sort()
-        return hits
+    def _region(
+        self,
+        buf: bytes,
+        base: int,
+        hit: int,
+        end: int,
+        finder: Finder,
+        *,
+        final: bool,
+        stats: Counter[str],
+    ) -> tuple[list[Event], int] | int:
+        """Events of the region around ``hit`` and where it ends; or, when a dump in it
+        is still open at the end of the data, the file offset to resume at.
 
-    def _record(
-        self, buf: bytes, base: int, hit: int, end: int, *, final: bool, stats: Counter[str]
-    ) -> list[Event] | int | None:
-        """Events of the record around ``hit``; an int (resume offset) when unfinished."""
-        floor = self._consumed - base
-        ls = line_start(buf, hit, floor)
-        le = line_end(buf, hit, end)
-        if le - ls > self._max_line:
-            return None  # counted as a long line by the chunk layer
-        lookback = max(lines_back(buf, ls, LOOKBACK_LINES, floor), ls - RECORD_MAX_BYTES, floor)
-        opener = opener_before(buf, lookback, hit)
-        if opener is None:
-            start, stop = ls, le
-        else:
-            start = line_start(buf, opener.at, floor)
-            bound, enough = lines_forward(buf, le, LOOKAHEAD_LINES, end)
-            bound = min(bound, start + RECORD_MAX_BYTES)
-            enough = enough or bound < end
-            close = closer_after(buf, opener, hit, bound)
-            if close >= 0:
-                stop = line_end(buf, close - 1, end)
-            elif enough or final:
-                stop = max(le, bound)
-            else:  # resume at the context line it needs, or at its own start
-                context_start = lines_back(buf, start, CONTEXT_LINES, floor)
-                marker = marker_lines(buf, context_start, start)
-                return base + (start if marker < 0 else marker)
-        context_start = lines_back(buf, start, CONTEXT_LINES, floor)
-        events = record_events(
-            decode(buf[start:stop]),
-            context=decode(buf[context_start:start]),
-            source=SourcePosition(self._path, base + start),
-            envelopes=self._envelopes,
-            stats=stats,
+        The region goes on through the following lines that hold hits of their own (at
+        most RECORD_MAX_BYTES), so a run of trigger lines is read in one go.
+        """
+        clean = self._clean - base
+        ls = line_start(buf, hit, clean)
+        if line_end(buf, hit, end) - ls > self._max_line:
+            return [], line_end(buf, hit, end)  # counted as a long line by the chunk layer
+        lookback = max(
+            lines_back(buf, ls, LOOKBACK_LINES, clean, self._max_line), ls - RECORD_MAX_BYTES
         )
-        if events is not None:  # a trigger word in noise does not end a record's context
-            self._consumed = base + stop
+        sweep = Sweep()
+        pos = line_at_or_after(buf, lookback, clean)
+        head = head_line(buf, pos, ls)  # lines before the first that may open a dump
+        pos = ls if head < 0 else head  # cannot hold the head of the hit's record
+        while pos < ls:
+            stop = line_end(buf, pos, ls)
+            sweep.add(pos, line_text(buf[pos:stop]))
+            pos = stop
+        opened = sweep.stack.strong()
+        first = sweep.line_at(opened[0].start) if opened else len(sweep.lines)
+        start = sweep.lines[first][0] if opened else ls
+        limit = start + RECORD_MAX_BYTES
+        ahead = -1  # lines read since the last line with a hit
+        complete: int | None = None  # the last line end with no dump left open
+        while pos < end:
+            stop = line_end(buf, pos, end)
+            if ahead >= 0 and sweep.stack.strong():
+                if ahead >= LOOKAHEAD_LINES or stop > limit:
+                    break  # a dump this long is cut here
+            elif ahead >= 0:  # everything read so far is closed: the region may end here
+                complete = pos
+                if stop > limit or not ls <= finder.next(pos) < stop:
+                    break
+                ahead = -1  # the next line has a hit of its own: read it too
+            if stop - pos > self._max_line:
+                break
+            sweep.add(pos, line_text(buf[pos:stop]))
+            pos, ahead = stop, ahead + 1
+        else:
+            if sweep.stack.strong() and not final:
+                if complete is None:  # the hit's own dump may close in lines to come
+                    context = lines_back(
+                        buf, start, CONTEXT_LINES, self._floor - base, self._max_line
+                    )
+                    marker = marker_line(buf, context, start)
+                    return base + (start if marker < 0 else marker)
+                pos = complete  # read up to the dump still open; it is the next region
+        lines = [(base + offset, text) for offset, text in sweep.lines[first:] if offset < pos]
+        events = self._read(LineText(lines, base + pos), buf, base, stats)
+        self._clean = base + pos
+        return events, pos
+
+    def _read(self, region: LineText, buf: bytes, base: int, stats: Counter[str]) -> list[Event]:
+        """The events of every record in the region, and an UnrecognizedRecord for each
+        record that looked like a callback but gave none."""
+        text = region.text
+        events: list[Event] = []
+        previous_end = self._floor
+        read_lines: set[int] = set()  # lines holding (part of) a callback or an envelope
+        for record in group(text, find_pairs(text), region.line_index):
+            fields = record.fields
+            if "info_type" in fields or "encrypt" in fields:
+                first, last = region.line_index(record.start), region.line_index(record.end - 1)
+                read_lines.update(range(first, last + 1))
+            offset = region.raw_line(record.start)
+            context_start = max(
+                previous_end,
+                base + lines_back(buf, offset - base, CONTEXT_LINES, 0, self._max_line),
+                offset - CONTEXT_BYTES,
+            )
+            lines = region.lines_text(record.start, record.end, RECORD_REACH)
+            if own_output(lines):
+                continue
+            source = SourcePosition(self._path, offset)
+            outcome = record_event(
+                fields,
+                context=decode_lines(buf[context_start - base : offset - base]),
+                text=lines,
+                source=source,
+                envelopes=self._envelopes,
+            )
+            if outcome is None:
+                continue
+            shown = region.lines_text(record.start, record.end, EXCERPT_LEAD)
+            for event in outcome_events(
+                outcome, fields=fields, text=shown, source=source, stats=stats
+            ):
+                if event not in events:  # WxJava prints a record twice (allFieldsMap)
+                    events.append(event)
+            previous_end = region.raw_line_end(record.end - 1)
+        self._floor = max(self._floor, previous_end)
+        events.extend(self._unknown_form(region, read_lines, stats))
+        events.sort(key=lambda event: event.source.offset if event.source else -1)
         return events
 
+    def _unknown_form(
+        self, region: LineText, read_lines: set[int], stats: Counter[str]
+    ) -> list[Event]:
+        """An InfoType we handle, printed in a form none of the field regexes reads, on a
+        line where no callback was read (one report per line)."""
+        text = region.text
+        if "_" not in text:  # every InfoType we handle has one: one memchr instead of five
+            return []
+        found: list[Event] = []
+        for match in _LOOSE.finditer(text):
+            line = region.line_index(match.start())
+            if line in read_lines:
+                continue
+            read_lines.add(line)
+            if own_output(region.lines_text(match.start(), match.end(), RECORD_REACH)):
+                continue
+            stats["records"] += 1
+            stats["skipped.unknown_form"] += 1
+            shown = region.lines_text(match.start(), match.end(), EXCERPT_LEAD)
+            source = SourcePosition(self._path, region.raw_line(match.start()))
+            found.append(
+                UnrecognizedRecord(
+                    "callback", "unknown_form", excerpt(shown), info_type=match.group(1),
+                    source=source,
+                )
+            )
+        return found
+
     def _keep(self, buf: bytes, base: int, end: int, pending_at: int | None) -> int:
-        """Bytes to keep: an unfinished record, or the tail lines a record to come may
-        start in (from the first opener or context marker after the last record)."""
-        floor = self._consumed - base
+        """Bytes to keep: an unfinished region, or the tail lines from the first line a
+        record to come may need (a context line or a dump head); else nothing."""
         if pending_at is not None:
             self._resume = pending_at
             return pending_at
+        floor = self._floor - base
         tail = max(
-            lines_back(buf, end, LOOKBACK_LINES + CONTEXT_LINES, floor),
-            end - RECORD_MAX_BYTES,
-            floor,
+            lines_back(buf, end, LOOKBACK_LINES + CONTEXT_LINES, floor, self._max_line),
+            line_at_or_after(buf, end - RECORD_MAX_BYTES, floor),
         )
-        last_close = rfind_xml(buf, tail, end, "close")
-        marks_from = tail if last_close < 0 else line_end(buf, last_close, end)
-        marker = marker_lines(buf, marks_from, end)
+        marker = marker_line(buf, tail, end)
         if marker < 0:  # no record can have begun in the tail: keep nothing
             self._resume = None
             return base + end
         self._resume = base + marker
-        return base + tail
+        return base + marker

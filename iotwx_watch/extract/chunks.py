@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
 
-from iotwx_watch.events import BlockedIP, Event, event_type
+from iotwx_watch.events import BlockedIP, Event, UnrecognizedRecord, event_type
 
 _SPLIT_MIN = 64 * 1024  # chunks bigger than this are not copied to join a split line
 
@@ -144,8 +144,7 @@ class ChunkExtractor:
         last = buf.rfind(b"\n")
         if last < 0:
             self._buf = buf
-            self._trim_tail()
-            return events
+            return events + self._trim_tail()
         end = last + 1
         complete = self._base + end
         events += self._run(buf, end, final=False)
@@ -174,14 +173,24 @@ class ChunkExtractor:
         for scanner in self._scanners:
             scanner.reset()
 
-    def _trim_tail(self) -> None:
-        """An unterminated line beyond the limit is dropped now and counted, not buffered."""
-        last = self._buf.rfind(b"\n")
-        tail_start = last + 1
-        if len(self._buf) - tail_start > self._max:
-            self.stats["skipped.long_line"] += 1
-            self._discarding = True
-            self._buf = self._buf[:tail_start]
+    def _trim_tail(self) -> list[Event]:
+        """An unterminated line beyond the limit is dropped now and counted, not buffered.
+
+        Nothing is read across such a line, so the scanners first finish what they hold
+        open in the lines before it, as at the end of a file (read whole, the same line
+        ends those records the same way).
+        """
+        tail_start = self._buf.rfind(b"\n") + 1
+        if len(self._buf) - tail_start <= self._max:
+            return []
+        self.stats["skipped.long_line"] += 1
+        head, head_end = self._buf[:tail_start], self._base + tail_start
+        self._buf = head
+        events = self._run(head, len(head), final=True) if head else []
+        self._discarding = True
+        self._buf, self._base = b"", head_end
+        self._complete = max(self._complete, head_end)
+        return events
 
     def _run(self, buf: bytes, end: int, *, final: bool) -> list[Event]:
         self._count_long_lines(buf, end)
@@ -196,16 +205,25 @@ class ChunkExtractor:
         if self._guess and events:
             self._narrow(events)
         for event in events:
-            self.stats[f"events.{event_type(event)}"] += 1
+            if isinstance(event, UnrecognizedRecord):
+                self.stats[f"unrecognized.{event.reason}"] += 1
+            else:
+                self.stats[f"events.{event_type(event)}"] += 1
         keep = max(keep, self._base)
         self._buf = buf[keep - self._base :]
         self._base = keep
-        self._trim_tail()
-        return events
+        return events + self._trim_tail()
 
     def _narrow(self, events: list[Event]) -> None:
-        """Keep only the scanners of the kind(s) the first events belong to."""
-        kinds = {"policy_engine" if isinstance(e, BlockedIP) else "callback" for e in events}
+        """Keep only the scanners of the kind(s) the first events belong to (records
+        that gave no event say nothing about which log this is)."""
+        kinds = {
+            "policy_engine" if isinstance(e, BlockedIP) else "callback"
+            for e in events
+            if not isinstance(e, UnrecognizedRecord)
+        }
+        if not kinds:
+            return
         self._scanners = [s for s in self._scanners if s.kind in kinds]
         self._guess = False
         for kind in sorted(kinds):
@@ -235,14 +253,23 @@ class ChunkExtractor:
 
 def _dedupe(events: list[Event]) -> list[Event]:
     """Drop an event equal to one already found at the same offset (a built-in and an
-    operator pattern matching the same line)."""
+    operator pattern matching the same line), and a record reported unrecognized where
+    another scanner read an event of the same kind on the same line."""
     seen: set[Event] = set()
+    read = {(_offset(e), _kind(e)) for e in events if not isinstance(e, UnrecognizedRecord)}
     unique: list[Event] = []
     for event in events:
-        if event not in seen:
-            seen.add(event)
-            unique.append(event)
+        if event in seen:
+            continue
+        if isinstance(event, UnrecognizedRecord) and (_offset(event), event.kind) in read:
+            continue
+        seen.add(event)
+        unique.append(event)
     return unique
+
+
+def _kind(event: Event) -> str:
+    return "policy_engine" if isinstance(event, BlockedIP) else "callback"
 
 
 def _offset(event: Event) -> int:

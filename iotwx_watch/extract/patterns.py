@@ -8,7 +8,10 @@ the fields: for ``callback`` patterns ``suite_id``, ``info_type`` (or the patter
 ``corpid``, ``errcode``. The values are validated exactly like the built-ins'. A
 pattern sees the lines of one read at a time, so a pattern spanning several lines
 can miss a record split between two reads. Events that a built-in already reported
-for the same line are not reported twice.
+for the same line are not reported twice. A match whose values cannot become an event
+is reported as an :class:`~iotwx_watch.events.UnrecognizedRecord` (the operator said
+it is a record), except for an InfoType we do not handle, a masked value or another
+errcode.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from iotwx_watch.config import PatternConfig, SourceKind
-from iotwx_watch.events import BlockedIP, Event, SourcePosition
-from iotwx_watch.extract.callback_events import callback_event
+from iotwx_watch.events import BlockedIP, Event, SourcePosition, UnrecognizedRecord
+from iotwx_watch.extract.callback_events import callback_event, outcome_events
 from iotwx_watch.extract.chunks import LineScanner
-from iotwx_watch.extract.fields import decode
+from iotwx_watch.extract.mask import excerpt
 from iotwx_watch.extract.policy import BLOCKED_ERRCODE
-from iotwx_watch.extract.records import line_start
+from iotwx_watch.extract.records import line_end, line_start
+from iotwx_watch.extract.text import decode
 from iotwx_watch.extract.validate import check_ip, clean_hint, valid_id
 
 
@@ -36,10 +40,18 @@ class _Compiled:
 class PatternScanner(LineScanner):
     """Applies the operator patterns of one kind to each new block of complete lines."""
 
-    def __init__(self, path: str, kind: SourceKind, patterns: Sequence[PatternConfig]) -> None:
+    def __init__(
+        self,
+        path: str,
+        kind: SourceKind,
+        patterns: Sequence[PatternConfig],
+        *,
+        max_line_bytes: int,
+    ) -> None:
         super().__init__()
         self._path = path
         self.kind: str = kind
+        self._max_line = max_line_bytes
         self._patterns = [_Compiled(p) for p in patterns if p.kind == kind]
 
     def __bool__(self) -> bool:
@@ -51,41 +63,48 @@ class PatternScanner(LineScanner):
         events: list[Event] = []
         for pattern in self._patterns:
             for match in pattern.regex.finditer(buf, lo, end):
-                source = SourcePosition(self._path, base + line_start(buf, match.start()))
+                start = line_start(buf, match.start())
+                if line_end(buf, match.start(), end) - start > self._max_line:
+                    continue  # an over-long line is read by no scanner, however it arrives
+                source = SourcePosition(self._path, base + start)
                 groups = {k: decode(v) for k, v in match.groupdict().items() if v is not None}
-                stats["records"] += 1
-                event = self._event(groups, pattern, source, stats)
-                if event is not None:
-                    events.append(event)
+                line = decode(buf[start : line_end(buf, max(start, match.end() - 1), end)])
+                events.extend(self._events(groups, pattern, line, source, stats))
         events.sort(key=lambda e: e.source.offset if e.source else -1)
         return events
 
-    def _event(
+    def _events(
         self,
         groups: dict[str, str],
         pattern: _Compiled,
+        line: str,
         source: SourcePosition,
         stats: Counter[str],
-    ) -> Event | None:
+    ) -> list[Event]:
         groups = {k: v.strip() for k, v in groups.items()}
         if self.kind == "callback":
             if "info_type" not in groups and pattern.info_type:
                 groups["info_type"] = pattern.info_type
             if "corpid" not in groups and "auth_corpid" in groups:
                 groups["corpid"] = groups["auth_corpid"]
-            return callback_event(groups, context_id=None, source=source, stats=stats)
+            outcome = callback_event(groups, context_id=None, source=source)
+            return outcome_events(outcome, fields=groups, text=line, source=source, stats=stats)
+        stats["records"] += 1
         if "errcode" in groups and groups["errcode"] != str(BLOCKED_ERRCODE):
             stats["skipped.other_errcode"] += 1
-            return None
+            return []
         ip, reason = check_ip(groups.get("ip", ""))
         if ip is None:
             stats[f"skipped.{reason}"] += 1
-            return None
+            why = "bad_ip" if reason == "invalid_ip" else str(reason)
+            return [UnrecognizedRecord("policy_engine", why, excerpt(line), source=source)]
         corpid = groups.get("corpid")
-        return BlockedIP(
-            ip,
-            BLOCKED_ERRCODE,
-            hint=clean_hint(groups.get("hint")),
-            corpid=corpid if corpid and valid_id(corpid) else None,
-            source=source,
-        )
+        return [
+            BlockedIP(
+                ip,
+                BLOCKED_ERRCODE,
+                hint=clean_hint(groups.get("hint")),
+                corpid=corpid if corpid and valid_id(corpid) else None,
+                source=source,
+            )
+        ]

@@ -17,8 +17,13 @@ _ID = re.compile(r"[A-Za-z0-9_\-]{2,128}")
 _TOKEN = re.compile(rf"[A-Za-z0-9_\-.~+/=*@!]{{1,{MAX_VALUE_BYTES}}}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HINT = re.compile(r"[A-Za-z0-9_\-]{1,128}")
-_STATE_BAD = re.compile(r"[\x00-\x1f\x7f<>\"'\\]")
+_STATE_BAD = re.compile(r"[\x00-\x1f\x7f<>\"'\\\ud800-\udfff]")
 _MASKED_IP = re.compile(r"[*xX]")
+_MASKED = re.compile(
+    r"\*{3}|\A(?:x{3,}|X{3,}|\.{3,}|…+|[<\[(]?(?:masked|redacted|filtered|hidden)[>\])]?)\Z",
+    re.IGNORECASE,
+)
+PLAUSIBLE_CODE_LEN = 16  # an AuthCode-like value this long is worth reporting
 
 INFO_TYPES = frozenset(
     {"suite_ticket", "create_auth", "reset_permanent_code", "change_auth", "cancel_auth"}
@@ -33,6 +38,22 @@ def valid_id(value: str) -> bool:
 def valid_token(value: str) -> bool:
     """A suite_ticket or auth code: printable ASCII token characters, at most 512 bytes."""
     return _TOKEN.fullmatch(value) is not None
+
+
+def masked(value: str) -> bool:
+    """A value a logger hid (``***``, ``jMh6***ETJe``, ``[REDACTED]``): nothing to read
+    and nothing to report, since the record was never meant to carry it."""
+    return _MASKED.search(value) is not None
+
+
+def plausible_code(value: str | None) -> bool:
+    """A value that could be an auth code: a valid token, long enough, not masked."""
+    return (
+        value is not None
+        and len(value) >= PLAUSIBLE_CODE_LEN
+        and valid_token(value)
+        and not masked(value)
+    )
 
 
 def parse_timestamp(value: str) -> int | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from iotwx_watch.events import secret_key
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 BIN = str(Path(sys.executable).with_name("iotwx-watch"))
@@ -24,8 +27,11 @@ def parse(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+TICKET = "6X3fg-g3FKoHWBPbNcPQFnrZwtknB8u0JUMFP5SfrGjcZdSdzrlbVx1ApGyMTO6P"
+
+
 def test_prints_events_as_json_lines_in_log_order() -> None:
-    """Each event is one JSON object per line, exactly as docs/architecture.md shows it."""
+    """Each event is one JSON object per line, as docs/architecture.md shows it, secrets masked."""
     path = str(SAMPLES / "receive.log")
     done = parse("parse", path)
     assert 0 == done.returncode, done.stderr
@@ -33,9 +39,10 @@ def test_prints_events_as_json_lines_in_log_order() -> None:
     assert 12 == len(lines)
     offset = (SAMPLES / "receive.log").read_bytes().index(b"[2026-11-28 17:00:00] \xe6\x94\xb6")
     first = (
-        '{"type": "suite_ticket", "suite_id": "dk7f3a9c2b41e05d68", "suite_ticket": '
-        '"6X3fg-g3FKoHWBPbNcPQFnrZwtknB8u0JUMFP5SfrGjcZdSdzrlbVx1ApGyMTO6P", '
-        '"timestamp": 1795856400, "source": {"path": "' + path + '", "offset": '
+        '{"type": "suite_ticket", "suite_id": "dk7f3a9c2b41e05d68", "suite_ticket": "***", '
+        f'"ticket_key": "{secret_key(TICKET)}", '
+        '"timestamp": 1795856400, "verified": false, "source": {"path": "' + path + '", '
+        '"offset": '
         + str(offset + len("[2026-11-28 17:00:00] 收到的id: dk7f3a9c2b41e05d68\n".encode()))
         + "}}"
     )
@@ -54,8 +61,9 @@ def test_stats_go_to_stderr() -> None:
         line.split(None, 1) for line in done.stderr.splitlines() if not line.startswith("==")
     )
     assert str(path.stat().st_size) == stats["bytes"]
-    assert ("7", "2", "1") == (
+    assert ("7", "2", "2", "1") == (
         stats["events.blocked_ip"],
+        stats["unrecognized.masked_ip"],
         stats["skipped.masked_ip"],
         stats["skipped.other_errcode"],
     )
@@ -110,3 +118,56 @@ def test_reader_going_away_is_not_a_traceback(tmp_path: Path) -> None:
     proc.wait(timeout=60)
     assert '"blocked_ip"' in first.decode()
     assert ("", 0) == (stderr, proc.returncode)
+
+
+def test_unmatched_adds_the_records_that_gave_no_event() -> None:
+    """--unmatched also prints each unrecognized record with its reason, in log order."""
+    path = str(SAMPLES / "receive_missed.log")
+    assert "" == parse("parse", path).stdout
+    done = parse("parse", "--unmatched", path)
+    assert 0 == done.returncode, done.stderr
+    bodies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert ["unknown_form", "no_info_type", "no_auth_code", "no_timestamp", "bad_timestamp",
+            "no_suite_id"] == [body["reason"] for body in bodies]
+    assert {"unrecognized"} == {body["type"] for body in bodies}
+
+
+def secret_values(path: Path) -> set[str]:
+    """The tickets and codes the sample's expectations name (the values to hide)."""
+    values = set()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("# expect: {"):
+            body = json.loads(line.removeprefix("# expect:"))
+            values |= {body.get("suite_ticket"), body.get("auth_code")} - {None}
+    return values
+
+
+def long_tokens(path: Path) -> set[str]:
+    """Every long token of letters and digits in the sample's records (codes, tickets,
+    envelopes, signatures, also those in records that gave no event)."""
+    records = [line for line in path.read_bytes().decode("utf-8", "replace").splitlines()
+               if not line.startswith("#")]
+    found = re.findall(r"[A-Za-z0-9_\-+/=]{24,}", "\n".join(records))
+    return {t for t in found if re.search("[0-9]", t) and re.search("[A-Za-z]", t)}
+
+
+def test_no_secret_in_the_output_unless_asked() -> None:
+    """Without --show-secrets no ticket or auth code of any sample appears, not even in an
+    excerpt; with it, they all do."""
+    config = str(SAMPLES / "iotwx-watch.toml")
+    paths = [str(path) for path in sorted(SAMPLES.glob("receive*.log"))]
+    masked = parse("--config", config, "parse", "--kind", "callback", "--unmatched", *paths)
+    shown = parse("--config", config, "parse", "--kind", "callback", "--show-secrets", *paths)
+    secrets = set().union(*(secret_values(Path(path)) for path in paths))
+    tokens = set().union(*(long_tokens(Path(path)) for path in paths))
+    assert (0, 0) == (masked.returncode, shown.returncode)
+    assert 40 < len(secrets) and 60 < len(tokens)
+    assert [] == sorted(value for value in secrets | tokens if value in masked.stdout)
+    assert secrets == {value for value in secrets if value in shown.stdout}
+
+
+def test_help_shows_examples() -> None:
+    """parse --help ends with examples an operator can copy."""
+    done = parse("parse", "--help")
+    assert "Examples:" in done.stdout
+    assert "--unmatched" in done.stdout and "--show-secrets" in done.stdout

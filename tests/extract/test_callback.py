@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iotwx_watch.config import DEFAULT_MAX_LINE_BYTES, Config, parse_config
-from iotwx_watch.events import AuthChange, AuthCode, Event, SourcePosition, SuiteTicket
+from iotwx_watch.events import (
+    AuthChange,
+    AuthCode,
+    Event,
+    SourcePosition,
+    SuiteTicket,
+    UnrecognizedRecord,
+)
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.extract.crypto import CallbackCrypto
 
@@ -50,6 +57,20 @@ def extract(
         "callback", path="r.log", config=config, max_line_bytes=max_line_bytes
     )
     return feed_all(extractor, data, chunk or max(1, len(data))), extractor
+
+
+def missed(events: list[Event]) -> list[tuple[str, int]]:
+    """(reason, offset) of each record reported unrecognized."""
+    return [
+        (e.reason, e.source.offset if e.source else -1)
+        for e in events
+        if isinstance(e, UnrecognizedRecord)
+    ]
+
+
+def read(events: list[Event]) -> list[Event]:
+    """The events proper, without the unrecognized records."""
+    return [e for e in events if not isinstance(e, UnrecognizedRecord)]
 
 
 def noisy_log(records: int, seed: int = 7) -> tuple[bytes, list[int]]:
@@ -166,13 +187,15 @@ def test_record_never_closed_is_cut_after_the_lookahead() -> None:
 
 
 def test_fields_of_the_next_record_are_not_borrowed() -> None:
-    """A record cut short by the next <xml> does not take that record's fields."""
+    """A record cut short by the next <xml> does not take that record's fields: it is
+    reported, and the next record is read whole."""
     broken = b"<xml><SuiteId>" + SUITE.encode() + b"</SuiteId>\n<InfoType>suite_ticket</InfoType>\n"
     good = ticket_xml("t-good", 1795856403).encode()
     events, extractor = extract(broken + good)
     assert [SuiteTicket(SUITE, "t-good", 1795856403, SourcePosition("r.log", len(broken)))] == (
-        events
+        read(events)
     )
+    assert [("no_timestamp", 0)] == missed(events)
     assert 1 == extractor.stats["skipped.missing_timestamp"]
 
 
@@ -199,7 +222,10 @@ def test_each_info_type_and_reasons_are_counted() -> None:
         ("AuthCode", "reset_permanent_code"),
         ("AuthChange", "change_auth"),
         ("AuthChange", "cancel_auth"),
+        ("UnrecognizedRecord", "cancel_auth"),
+        ("UnrecognizedRecord", "create_auth"),
     ] == bodies
+    assert ["bad_corpid", "no_auth_code"] == [reason for reason, _ in missed(events)]
     assert isinstance(events[0], AuthCode) and "s1" == events[0].state
     assert isinstance(events[2], AuthChange) and "wwcorp01" == events[2].corpid
     assert 1 == extractor.stats["skipped.unknown_info_type"]
@@ -207,6 +233,7 @@ def test_each_info_type_and_reasons_are_counted() -> None:
     assert 1 == extractor.stats["skipped.missing_auth_code"]
     assert 7 == extractor.stats["records"]
     assert 2 == extractor.stats["events.auth_code"]
+    assert 1 == extractor.stats["unrecognized.bad_corpid"]
 
 
 def test_over_long_line_is_skipped_counted_and_memory_stays_bounded() -> None:
@@ -258,12 +285,14 @@ def test_encrypted_envelope_is_decrypted_with_the_suite_keys() -> None:
         "</Encrypt></xml>\n"
     ).encode()
     events, extractor = extract(data, config=envelope_config())
-    assert ["enc-ticket-1"] == [e.suite_ticket for e in events if isinstance(e, SuiteTicket)]
+    assert [("enc-ticket-1", True)] == [
+        (e.suite_ticket, e.verified) for e in events if isinstance(e, SuiteTicket)
+    ]
     no_keys, other = extract(data)
-    assert [] == no_keys
+    assert ["no_keys"] == [reason for reason, _ in missed(no_keys)]
     assert 1 == other.stats["skipped.envelope_no_keys"]
     unsigned, third = extract(data.split(b"\n", 1)[1], config=envelope_config())
-    assert [] == unsigned
+    assert ["no_signature"] == [reason for reason, _ in missed(unsigned)]
     assert 1 == third.stats["skipped.envelope_no_signature"]
 
 
@@ -277,7 +306,8 @@ def test_corrupt_envelope_is_rejected_by_reason() -> None:
         f"<Encrypt>{bad}</Encrypt></xml>\n"
     ).encode()
     events, extractor = extract(data, config=envelope_config())
-    assert [] == events
+    assert [("bad_base64", 0)] == missed(events)
+    assert [] == read(events)
     assert 1 == extractor.stats["rejects.bad_base64"]
 
 
@@ -327,3 +357,49 @@ def test_trigger_word_in_noise_keeps_the_context_line() -> None:
     assert [(SUITE, "t-ctx")] == [
         (e.suite_id, e.suite_ticket) for e in events if isinstance(e, SuiteTicket)
     ]
+
+
+def test_a_dump_still_open_waits_and_resumes_at_its_head() -> None:
+    """A print_r dump whose ")" has not arrived is held; a restart resumes at its context
+    line, and the closing line completes it."""
+    head = f"收到的id: {SUITE}\nArray\n(\n    [InfoType] => suite_ticket\n".encode()
+    tail = b"    [TimeStamp] => 1795856400\n    [SuiteTicket] => t-open\n)\n"
+    extractor = make_extractor("callback", path="r.log")
+    assert [] == extractor.feed(b"noise\n" + head, 0)
+    assert 6 == extractor.resume_offset
+    events = extractor.feed(tail, 6 + len(head))
+    array_line = 6 + head.index(b"Array")
+    assert [SuiteTicket(SUITE, "t-open", 1795856400, SourcePosition("r.log", array_line))] == (
+        events
+    )
+
+
+def test_records_on_consecutive_lines_each_keep_their_offset() -> None:
+    """A run of one-line records is read in one go, each at its own line."""
+    lines = [
+        f'{{"SuiteId":"{SUITE}","InfoType":"suite_ticket","TimeStamp":{1795856400 + n},'
+        f'"SuiteTicket":"t-{n}"}}\n'
+        for n in range(5)
+    ]
+    data = "".join(lines).encode()
+    offsets = [sum(len(line) for line in lines[:n]) for n in range(5)]
+    expected = [
+        SuiteTicket(SUITE, f"t-{n}", 1795856400 + n, SourcePosition("r.log", offsets[n]))
+        for n in range(5)
+    ]
+    for chunk in (1, 37, len(data)):
+        assert expected == extract(data, chunk)[0]
+
+
+def test_an_unknown_form_is_reported_once_per_line() -> None:
+    """An InfoType we handle in a form no regex reads is reported, one line at a time,
+    and not on a line where the callback was read."""
+    data = (
+        b"dispatch InfoType -> create_auth\n"
+        b"dispatch InfoType -> suite_ticket; InfoType -> create_auth\n"
+        + ticket_xml("t-ok", 1795856400, sep="").encode()
+    )
+    events, extractor = extract(data)
+    assert [("unknown_form", 0), ("unknown_form", 33)] == missed(events)
+    assert ["t-ok"] == [e.suite_ticket for e in events if isinstance(e, SuiteTicket)]
+    assert 2 == extractor.stats["unrecognized.unknown_form"]

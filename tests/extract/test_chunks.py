@@ -78,3 +78,17 @@ def test_auto_merges_in_offset_order() -> None:
     events = run(make_extractor("auto", path="r"), data, len(data))
     offsets = [e.source.offset for e in events if e.source]
     assert [0, len(BLOCK), len(BLOCK + TICKET)] == offsets
+
+
+def test_an_over_long_line_ends_an_open_dump_however_it_arrives() -> None:
+    """Records in a dump left open before an over-long line are read, whether that line
+    comes whole or in pieces: nothing is read across it."""
+    record = TICKET.replace(b"t-1", b"t-%d")
+    dump = b"Array\n(\n" + b"".join(record % n for n in range(3))
+    data = dump + b"x" * 5000 + b"\n" + record % 9
+    tickets = {}
+    for chunk in (1, 100, len(data)):
+        extractor = make_extractor("callback", path="r", max_line_bytes=4096)
+        found = run(extractor, data, chunk)
+        tickets[chunk] = [e.suite_ticket for e in found if isinstance(e, SuiteTicket)]
+    assert {chunk: ["t-0", "t-1", "t-2", "t-9"] for chunk in tickets} == tickets

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from iotwx_watch.config import Config, parse_config
-from iotwx_watch.events import AuthCode, BlockedIP, Event, SourcePosition, SuiteTicket
+from iotwx_watch.events import (
+    AuthCode,
+    BlockedIP,
+    Event,
+    SourcePosition,
+    SuiteTicket,
+    UnrecognizedRecord,
+)
 from iotwx_watch.extract import make_extractor
 
 
@@ -36,7 +43,7 @@ def test_callback_pattern_with_fixed_info_type() -> None:
 
 
 def test_callback_pattern_values_are_validated() -> None:
-    """A captured value that breaks WeCom's rules is skipped and counted."""
+    """A captured value that breaks WeCom's rules gives no event: counted and reported."""
     cfg = config(
         {
             "kind": "callback",
@@ -45,7 +52,17 @@ def test_callback_pattern_values_are_validated() -> None:
         }
     )
     events, stats = extract("callback", b't=a"b s=dk1234 ts=1\nt=ok s=dk1234 ts=2\n', cfg)
-    assert [SuiteTicket("dk1234", "ok", 2, SourcePosition("f", 20))] == events
+    assert [
+        UnrecognizedRecord(
+            "callback",
+            "bad_suite_ticket",
+            "t=*** s=dk1234 ts=1",
+            info_type="suite_ticket",
+            suite_id="dk1234",
+            source=SourcePosition("f", 0),
+        ),
+        SuiteTicket("dk1234", "ok", 2, SourcePosition("f", 20)),
+    ] == events
     assert 1 == stats["skipped.invalid_suite_ticket"]
 
 
@@ -76,3 +93,17 @@ def test_patterns_of_the_other_kind_are_ignored() -> None:
     cfg = config({"kind": "policy_engine", "regex": r"(?P<ip>[0-9]+\.[0-9.]+)"})
     events, _ = extract("callback", b"1.2.3.4\n", cfg)
     assert [] == events
+
+
+def test_a_pattern_never_reads_an_over_long_line() -> None:
+    """A match inside a line longer than max_line_bytes counts for nothing, whether the
+    line arrives whole or in pieces (the chunk layer never holds such a line)."""
+    cfg = config({"kind": "policy_engine", "regex": r"refused (?P<ip>[0-9.]+)"})
+    data = b"x" * 5000 + b" refused 1.2.3.4\nrefused 5.6.7.8\n"
+    for chunk in (1, 1000, len(data)):
+        extractor = make_extractor("policy_engine", path="f", config=cfg, max_line_bytes=4096)
+        events: list[Event] = []
+        for start in range(0, len(data), chunk):
+            events += extractor.feed(data[start : start + chunk], start)
+        events += extractor.finish()
+        assert [BlockedIP("5.6.7.8", 60020, None, None, SourcePosition("f", 5017))] == events

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from iotwx_watch.events import BlockedIP, Event, SourcePosition
+from iotwx_watch.events import BlockedIP, Event, SourcePosition, UnrecognizedRecord
 from iotwx_watch.extract import make_extractor
 from iotwx_watch.extract.policy import blocked_ips
 
@@ -62,7 +62,7 @@ def test_ipv6_and_normalised_addresses() -> None:
     ],
 )
 def test_not_a_block(text: str, reason: str) -> None:
-    """Masked, invalid, other-errcode and unrelated 'from ip' lines are counted, not reported."""
+    """Masked, invalid, other-errcode and unrelated 'from ip' lines give no address."""
     found, stats = ips(text)
     assert ([], 1) == (found, stats[f"skipped.{reason}"])
 
@@ -117,3 +117,36 @@ def test_an_unrelated_status_code_does_not_hide_a_block() -> None:
     """'status code: 200' next to WeCom's message is not taken for its errcode."""
     text = "HTTP status code: 200, body: not allow to access from your ip, from ip: 7.7.7.7"
     assert ["7.7.7.7"] == ips(text)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (line("x.x.x.x"), "masked_ip"),
+        (line("999.1.2.3"), "bad_ip"),
+        ('{"errcode":60020,"errmsg":"not allow to access from your ip, hint: [1]"}', "no_ip"),
+        ("sync corp=wwa1 errcode=60020 retry_in=60s", "no_ip"),
+        ("wecom: not allow to access from your ip (cut here", "no_ip"),
+    ],
+)
+def test_a_60020_without_an_address_is_reported(text: str, reason: str) -> None:
+    """A 60020 line that yields no address to whitelist says why, masked excerpt included."""
+    events = blocked_ips(text, AT, Counter())
+    assert [("policy_engine", reason)] == [
+        (e.kind, e.reason) for e in events if isinstance(e, UnrecognizedRecord)
+    ]
+    assert all(isinstance(e, UnrecognizedRecord) for e in events)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "batch took 60020 ms on port 60020",
+        "connection from ip: 10.0.0.1 accepted",
+        '{"type": "blocked_ip", "ip": "1.2.3.4", "errcode": 60020, "hint": null}',
+    ],
+)
+def test_no_report_without_a_60020_error(text: str) -> None:
+    """The digits 60020 outside an errcode, another "from ip", or a line of iotwx-watch's
+    own output are no refusal."""
+    assert [] == blocked_ips(text, AT, Counter())

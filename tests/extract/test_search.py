@@ -1,53 +1,93 @@
-"""The anchored trigger search finds exactly what a plain substring search finds."""
+"""The shared-anchor trigger search finds exactly what plain substring search finds."""
 
 from __future__ import annotations
 
 import random
 
-from iotwx_watch.extract.search import Needle
+import pytest
+
+from iotwx_watch.extract.search import Triggers
+
+NEEDLES = (b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt")
 
 
-def plain(data: bytes, needle: bytes) -> list[int]:
-    found, pos = [], data.find(needle)
-    while pos >= 0:
-        found.append(pos)
-        pos = data.find(needle, pos + 1)
+def plain(data: bytes, needles: tuple[bytes, ...], lo: int = 0, hi: int | None = None) -> list[int]:
+    hi = len(data) if hi is None else hi
+    found = set()
+    for needle in needles:
+        pos = data.find(needle, lo, hi)
+        while pos >= 0:
+            found.add(pos)
+            pos = data.find(needle, pos + 1, hi)
+    return sorted(found)
+
+
+def hits(triggers: Triggers, data: bytes, lo: int = 0, hi: int | None = None) -> list[int]:
+    hi = len(data) if hi is None else hi
+    finder = triggers.finder(data, lo, hi)
+    found, pos = [], lo
+    while (hit := finder.next(pos)) >= 0:
+        found.append(hit)
+        pos = hit + 1
     return found
 
 
-def test_rare_anchor_matches_plain_search() -> None:
-    """Occurrences anywhere, at the edges included, are found with a rare anchor byte."""
-    rng = random.Random(5)
-    noise = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz 0123456789\n") for _ in range(300_000))
-    data = b"InfoType" + noise[:150_000] + b"xInfoTypex" + noise[150_000:] + b"InfoType"
-    needle = Needle(b"InfoType")
-    assert plain(data, b"InfoType") == needle.find_all(data, 0, len(data))
-    assert needle._anchor is not None  # the capital letters are rare in this noise
+def noise(seed: int, alphabet: bytes, size: int) -> bytes:
+    rng = random.Random(seed)
+    return bytes(rng.choice(alphabet) for _ in range(size))
 
 
-def test_common_anchor_falls_back_to_plain_search() -> None:
-    """When every byte of the needle is common, results are still exact."""
-    rng = random.Random(6)
-    data = bytes(rng.choice(b"from ip") for _ in range(200_000)) + b"from ip"
-    needle = Needle(b"from ip")
-    assert plain(data, b"from ip") == needle.find_all(data, 0, len(data))
+def test_rare_anchors_find_every_trigger() -> None:
+    """Triggers anywhere, at the edges and overlapping, are found on rare anchors."""
+    quiet = noise(5, b"abcdefghijklmnopqrs 0123456789\n", 300_000)
+    data = b"InfoType" + quiet[:100_000] + b"xinfo_typex" + quiet[100_000:200_000]
+    data += b"EncryptAuthCode" + quiet[200_000:] + b"infoType"
+    triggers = Triggers(NEEDLES)
+    assert plain(data, NEEDLES) == hits(triggers, data)
+    assert not triggers.stale  # the anchors held for the whole chunk
 
 
-def test_anchor_turning_common_midway_switches_to_plain_search() -> None:
-    """A rare anchor that floods later in the chunk does not lose or repeat a hit."""
-    rng = random.Random(7)
-    quiet = bytes(rng.choice(b"abcdefgh \n") for _ in range(100_000))
-    loud = b"IIIIIIIII InfoType " * 20_000
-    data = quiet + loud + quiet + b"InfoType"
-    needle = Needle(b"InfoType")
-    needle.find_all(quiet * 2, 0, len(quiet) * 2)  # picks 'I' as anchor on quiet data
-    assert plain(data, b"InfoType") == needle.find_all(data, 0, len(data))
+def test_a_later_anchor_may_start_an_earlier_trigger() -> None:
+    """Two needles anchored on one byte at different depths come out in start order."""
+    data = b"." * 70_000 + b"xyAB" + b"." * 70_000
+    triggers = Triggers((b"y", b"xyAB"))
+    assert [70_000, 70_001] == hits(triggers, data)
 
 
-def test_bounds_are_respected() -> None:
+def test_common_anchors_fall_back_to_plain_search() -> None:
+    """When every byte of the triggers is common, results are still exact."""
+    data = noise(6, b"from ip60", 200_000) + b"from ip" + b"60020"
+    needles = (b"from ip", b"60020", b"not allow to access")
+    assert plain(data, needles) == hits(Triggers(needles), data)
+
+
+def test_an_anchor_turning_common_midway() -> None:
+    """A rare anchor that floods later in the chunk loses and repeats no hit, and makes
+    the next chunk choose its anchors again."""
+    quiet = noise(7, b"abcdefgh \n", 100_000)
+    data = quiet + b"yyyyyyyyy InfoType " * 20_000 + quiet + b"Encrypt"
+    triggers = Triggers(NEEDLES)
+    hits(triggers, quiet * 2)  # anchors chosen on quiet data: "y" is rare there
+    assert not triggers.stale
+    assert plain(data, NEEDLES) == hits(triggers, data)
+    assert triggers.stale
+
+
+@pytest.mark.parametrize(("lo", "hi", "expected"), [(70_000, 70_008, [70_000]),
+                                                    (70_001, None, []), (0, 70_007, [])])
+def test_bounds_are_respected(lo: int, hi: int | None, expected: list[int]) -> None:
     """Only occurrences wholly inside [lo, hi) are returned."""
-    data = b"x" * 70_000 + b"InfoType" + b"y" * 70_000
-    needle = Needle(b"InfoType")
-    assert [70_000] == needle.find_all(data, 70_000, 70_008)
-    assert [] == needle.find_all(data, 70_001, len(data))
-    assert [] == needle.find_all(data, 0, 70_007)
+    data = b"x" * 70_000 + b"InfoType" + b"z" * 70_000
+    assert expected == hits(Triggers(NEEDLES), data, lo, hi)
+
+
+def test_small_chunks_search_plainly() -> None:
+    """Below the size where anchors pay off, the search is plain and still exact."""
+    data = b"a InfoType b AuthCode c\n" * 10
+    assert plain(data, NEEDLES) == hits(Triggers(NEEDLES), data)
+
+
+def test_empty_triggers_are_refused() -> None:
+    """An empty trigger would match everywhere: it is a programming error."""
+    with pytest.raises(ValueError):
+        Triggers((b"x", b""))
