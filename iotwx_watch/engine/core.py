@@ -33,13 +33,30 @@ from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.engine.redeem import Redeemer
 from iotwx_watch.engine.timing import FUTURE_SKEW_S, PAST_LIMIT_S, STALE_NOTICE_WINDOW_S
 from iotwx_watch.engine.tokens import SuiteCredentials
-from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
+from iotwx_watch.events import (
+    AuthChange,
+    AuthCode,
+    BlockedIP,
+    Event,
+    SuiteTicket,
+    UnrecognizedRecord,
+)
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.state.model import AuthCodeEntry, IgnoredRecords, State, SuiteState
+from iotwx_watch.state.model import (
+    AuthCodeEntry,
+    IgnoredRecords,
+    MissedRecord,
+    State,
+    SuiteState,
+)
 
 __all__ = ["Engine"]
 
 log = get_logger("engine")
+extract_log = get_logger("extract")  # a record the extractors could not read
+
+MISSED_KEEP_S = 7 * 24 * 3600  # a missed record stays an alarm this long at most
+MAX_MISSED = 100  # and the state keeps at most this many (the oldest go first)
 
 
 class Engine:
@@ -113,6 +130,8 @@ class Engine:
                 case BlockedIP():
                     self._ips.record(event.ip, "app", self._clock(), hint=event.hint,
                                      corpid=event.corpid)
+                case UnrecognizedRecord():
+                    self._on_missed(event)
         self.tick()
 
     def tick(self) -> int:
@@ -279,6 +298,32 @@ class Engine:
             entry.error = "already past its 10-minute deadline when first seen"
             quiet = now - entry.deadline > STALE_NOTICE_WINDOW_S
             self._redeemer.expire(event.suite_id, key, entry, quiet=quiet)
+
+    def _on_missed(self, event: UnrecognizedRecord) -> None:
+        """Keep a record no extractor understood, so it reaches an operator (status, metric,
+        notification) instead of vanishing; its position, never its values."""
+        source = event.source
+        path, offset = (source.path, source.offset) if source is not None else ("?", 0)
+        key = f"{path}:{offset}"
+        missed = self._state.missed_records
+        if key in missed:
+            return
+        now = self._clock()
+        missed[key] = MissedRecord(path=path, offset=offset, kind=event.kind,
+                                   reason=event.reason, excerpt=event.excerpt, first_seen=now,
+                                   info_type=event.info_type, suite_id=event.suite_id)
+        extract_log.warning("extract.unrecognized", path=path, offset=offset, kind=event.kind,
+                            reason=event.reason, info_type=event.info_type,
+                            suite_id=event.suite_id)
+        old = sorted((m.first_seen, k) for k, m in missed.items())
+        for first_seen, k in old:
+            if now - first_seen > MISSED_KEEP_S or len(missed) > MAX_MISSED:
+                del missed[k]
+
+    def forget_missed(self, key: str) -> None:
+        """A missed record was read after all (a reload's new pattern)."""
+        if self._state.missed_records.pop(key, None) is not None:
+            extract_log.info("extract.unrecognized_read", record=key)
 
     def _on_auth_change(self, event: AuthChange) -> None:
         self._changes.on_event(event)

@@ -45,6 +45,7 @@ from iotwx_watch.report.records import (
     blocked_ip_views,
     cancel_checks,
     ignored_records,
+    missed_records,
     notification_problems,
     service_problems,
     sink_views,
@@ -101,6 +102,7 @@ def assess(
         )
     cancel_checks(state, now, problems)
     ignored_records(state, now, problems)
+    missed_records(state, now, problems)
     blocked = [
         view
         for ip, entry in sorted(state.blocked_ips.items())

@@ -43,6 +43,11 @@ def source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
     events = _counter("events", "Events extracted per log and type.", *src_labels, "type")
     rejects = _counter("rejects", "Records rejected, per reason.", *src_labels, "reason")
     skipped = _counter("skipped", "Records skipped, per reason.", *src_labels, "reason")
+    unrecognized = _counter(
+        "unrecognized_records",
+        "Records that looked like a callback or a 60020 line but gave no event, per reason.",
+        *src_labels, "reason",
+    )
     follow = _counter(
         "follow_events", "What the follower met per log (rotations, truncations, gaps, ...).",
         *src_labels, "event",
@@ -53,7 +58,8 @@ def source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
         records.add_metric(base, src.extractor.get("records", 0))
         for key, value in sorted(src.extractor.items()):
             kind, _, name = key.partition(".")
-            family = {"events": events, "rejects": rejects, "skipped": skipped}.get(kind)
+            family = {"events": events, "rejects": rejects, "skipped": skipped,
+                      "unrecognized": unrecognized}.get(kind)
             if family is not None and name:
                 family.add_metric([*base, name], value)
         for event in ("rotations", "truncations", "gaps"):
@@ -61,7 +67,7 @@ def source_families(sources: Sequence[SourceCounters]) -> Iterator[Metric]:
         for key, value in sorted(src.follower.items()):
             if key not in ("rotations", "truncations", "gaps", "bytes_read"):
                 follow.add_metric([*base, key], value)
-    yield from (read, records, events, rejects, skipped, follow)
+    yield from (read, records, events, rejects, skipped, unrecognized, follow)
 
 
 def position_families(h: HealthReport, last_read: Mapping[str, float]) -> Iterator[Metric]:

@@ -13,7 +13,13 @@ from iotwx_watch.report.findings import (
     Problem,
     SinkView,
 )
-from iotwx_watch.state.model import BlockedIpEntry, SinkRecord, State, format_time
+from iotwx_watch.state.model import (
+    AUTH_CODE_TTL_S,
+    BlockedIpEntry,
+    SinkRecord,
+    State,
+    format_time,
+)
 
 
 def blocked_ip_views(ip: str, entry: BlockedIpEntry, now: float) -> list[BlockedIpView]:
@@ -146,3 +152,28 @@ def service_problems(state: State, problems: list[Problem]) -> None:
             "warn", f"service:{facility}",
             f"{problem.error} (since {format_time(problem.since)})",
             SERVICE_ADVICE.get(facility)))
+
+
+MISSED_RECENT_S = 24 * 3600  # a missed record older than a day is history
+_CODE_TYPES = ("create_auth", "reset_permanent_code")
+
+
+def missed_records(state: State, now: float, problems: list[Problem]) -> None:
+    """One problem per record no extractor understood: where it is, why, what to do.
+
+    Critical while it may be an auth code still inside its ten minutes."""
+    for key, record in sorted(state.missed_records.items(), key=lambda kv: kv[1].first_seen):
+        age = now - record.first_seen
+        if age > MISSED_RECENT_S:
+            continue
+        urgent = record.kind == "callback" and age < AUTH_CODE_TTL_S and (
+            record.info_type in _CODE_TYPES or record.info_type is None)
+        what = record.info_type or ("callback" if record.kind == "callback" else "60020 line")
+        problems.append(Problem(
+            "record_unrecognized", "critical" if urgent else "warn", f"missed:{key}",
+            f"a {what} record at {record.path}:{record.offset} was not understood "
+            f"({record.reason}), read {format_time(record.first_seen)}: {record.excerpt}",
+            f"see it with `iotwx-watch parse --unmatched {record.path}`; add a [[pattern]] "
+            "for its form (README: Unrecognised records), then `systemctl reload "
+            "iotwx-watch`: the reload reads it again",
+            record.suite_id))

@@ -61,6 +61,8 @@ TITLES: Mapping[str, Mapping[str, str]] = {
         "source_missing": "Log {path} does not exist",
         "source_unreadable": "iotwx-watch cannot read log {path}",
         "source_not_read": "Log {path} is not being read",
+        "record_unrecognized": "A record iotwx-watch could not read: {path}",
+        "cancel_unconfirmed": "A cancel_auth awaits WeCom's confirmation ({suite})",
         "source_stalled": "Callback log {path} has not grown for {age} min",
         "records": "Log records ignored as untrusted ({reason})",
         "metrics_unbound": "The metrics listener cannot bind {listen}",
@@ -84,6 +86,8 @@ TITLES: Mapping[str, Mapping[str, str]] = {
         "source_missing": "日志 {path} 不存在",
         "source_unreadable": "iotwx-watch 无法读取日志 {path}",
         "source_not_read": "日志 {path} 未被读取",
+        "record_unrecognized": "有一条回调记录无法识别：{path}",
+        "cancel_unconfirmed": "取消授权尚待企业微信确认（{suite}）",
         "source_stalled": "回调日志 {path} 已 {age} 分钟没有新内容",
         "records": "已忽略不可信的日志记录（{reason}）",
         "metrics_unbound": "指标监听地址 {listen} 无法绑定",
@@ -143,6 +147,10 @@ ADVICE_ZH: Mapping[str, str] = {
     "source_not_read": "systemctl status iotwx-watch（定时器：systemctl list-timers "
                        "iotwx-watch-once）；用 journalctl -u iotwx-watch 查看停止原因",
     "source_stalled": TICKET_ZH,
+    "record_unrecognized": "用 iotwx-watch parse --unmatched 查看该记录，为它的格式添加 "
+                           "[[pattern]]，然后 systemctl reload iotwx-watch：重载后会重新读取它",
+    "cancel_unconfirmed": "iotwx-watch 会再次向企业微信确认；在确认之前保留该企业的 Secret。"
+                          "请确保企业微信可达且套件有可用的 suite_ticket",
     "records": "可能有人在伪造回调，或本机时钟有误；iotwx-watch status 给出详情",
     "metrics_unbound": "释放该端口或修改 [metrics] listen，然后 systemctl restart iotwx-watch；"
                        "在此之前每 30 秒重试一次，授权码兑换不受影响",

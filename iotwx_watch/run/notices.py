@@ -41,7 +41,8 @@ from iotwx_watch.state.model import ConditionEntry, NotifyState, OutboxEntry, Si
 log = get_logger("notify")
 
 # Health problems that are conditions worth a message; the rest only show in `status`.
-WATCHED = ("ticket_", "source_", "ip_to_whitelist", "auth_code_", "records_", "metrics_unbound")
+WATCHED = ("ticket_", "source_", "ip_to_whitelist", "auth_code_", "records_", "metrics_unbound",
+           "record_unrecognized", "cancel_unconfirmed", "no_sources")
 # Their end is said by another message (the corp obtained) or is no news (a code aged out).
 QUIET_CLEAR = ("auth_code_",)
 # Outcomes that also open the condition `status` will show for the same item.

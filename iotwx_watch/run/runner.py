@@ -32,6 +32,7 @@ from iotwx_watch.events import Event
 from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
+from iotwx_watch.run.missed import note_files, reread_missed
 from iotwx_watch.state.model import ReadProblem, State, snapshot
 from iotwx_watch.state.store import StateStore
 
@@ -220,6 +221,7 @@ class Runner:
         self.readers = [self._make_reader(source) for source in config.sources]
         self.engine = self._make_engine()
         self.engine.retry_now("reload")
+        reread_missed(self.state, config, self.engine)
         self.checkpoint(acted=True)
         log.info("runner.reloaded", sources=len(self.readers), suites=len(config.suites))
 
@@ -242,6 +244,8 @@ class Runner:
             cursor = reader.cursor()
             if cursor is not None:
                 self.state.sources[reader.config.path] = cursor.to_json()
+                if self.state.missed_records:
+                    note_files(self.state, reader.config.path, cursor.dev, cursor.inode)
             self._note_read_problem(reader)
         attempts = engine.tick()
         self.checkpoint(acted=count > 0 or attempts > 0)

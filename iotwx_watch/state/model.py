@@ -41,6 +41,7 @@ __all__ = [
     "ServiceProblem",
     "SinkRecord",
     "IgnoredRecords",
+    "MissedRecord",
     "ReadProblem",
     "BlockedIpEntry",
     "CorpEntry",
@@ -300,6 +301,28 @@ class ServiceProblem:
 
 
 @dataclass
+class MissedRecord:
+    """A record that looked like a callback (or a 60020 line) but gave no event.
+
+    Kept with its position and a masked excerpt (never a value) so `status` can name it
+    and a reload with a new ``[[pattern]]`` can read it again while its code may still be
+    valid; dropped once read, or after a week.
+    """
+
+    path: str
+    offset: Count
+    kind: str  # "callback" or "policy_engine"
+    reason: str
+    excerpt: str  # values masked
+    first_seen: Time
+    info_type: Omitted[str | None] = None
+    suite_id: Omitted[str | None] = None
+    dev: Omitted[Int64 | None] = None  # the file it was read from, to read it again
+    inode: Omitted[Int64 | None] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class State:
     """The whole state document. ``sources`` holds the follower's opaque cursors per path."""
 
@@ -317,6 +340,8 @@ class State:
     notifications: Omitted[NotifyState] = field(default_factory=NotifyState)
     # per facility (metrics_listen), what the daemon cannot do; left out while all works
     service_errors: Omitted[dict[str, ServiceProblem]] = field(default_factory=dict)
+    # "<path>:<offset>" → a record no extractor understood; left out while there is none
+    missed_records: Omitted[dict[str, MissedRecord]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def suite(self, suite_id: str) -> SuiteState:
