@@ -66,6 +66,8 @@ class SuiteConfig:
     suite_secret: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     encoding_aes_key: str | None = field(default=None, repr=False)
+    # only signature-verified envelopes count (a callback script that logs raw POST bodies)
+    require_signature: bool = False
 
     @property
     def can_decrypt(self) -> bool:
@@ -191,6 +193,9 @@ class _Table:
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self._get(key, str, default)
         return None if value is None else str(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        return bool(self._get(key, bool, default))
 
     def required_str(self, key: str) -> str:
         value = self.text(key)
@@ -340,11 +345,15 @@ def _suite(table: _Table) -> SuiteConfig:
         suite_secret=table.secret("suite_secret", f"{suite_id}.suite_secret"),
         token=table.secret("token", f"{suite_id}.token"),
         encoding_aes_key=table.secret("encoding_aes_key", f"{suite_id}.encoding_aes_key"),
+        require_signature=table.flag("require_signature"),
     )
     if suite.encoding_aes_key is not None and not _AES_KEY_RE.match(suite.encoding_aes_key):
         raise ConfigError(f"{table.where}: encoding_aes_key must be 43 letters and digits")
     if (suite.token is None) != (suite.encoding_aes_key is None):
         raise ConfigError(f"{table.where}: give both token and encoding_aes_key, or neither")
+    if suite.require_signature and not suite.can_decrypt:
+        raise ConfigError(f"{table.where}: require_signature needs token and encoding_aes_key "
+                          "(to verify the envelopes)")
     table.reject_unknown()
     return suite
 

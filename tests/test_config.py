@@ -306,3 +306,13 @@ def test_any_bytes_as_a_config_file_give_one_config_error(tmp_path: Path, raw: b
         load_config(path, env={})
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+def test_require_signature_needs_the_callback_keys() -> None:
+    """require_signature without token and encoding_aes_key could verify nothing."""
+    with pytest.raises(ConfigError, match="require_signature needs"):
+        parse_config({"suite": [{"suite_id": "dk1", "require_signature": True}]})
+    config = parse_config({"suite": [{"suite_id": "dk1", "require_signature": True,
+                                      "token": "t", "encoding_aes_key": AES_KEY}]})
+    suite = config.suite("dk1")
+    assert suite is not None and suite.require_signature

@@ -245,8 +245,11 @@ class Engine:
         is acted on only for a configured suite and with a TimeStamp WeCom could have
         sent: not in the future beyond clock skew, not a day old for a ticket or code.
         """
-        if self._config.suite(event.suite_id) is None:
+        suite = self._config.suite(event.suite_id)
+        if suite is None:
             return "unknown_suite"
+        if suite.require_signature and not event.verified:
+            return "unsigned"
         now = self._clock()
         if event.timestamp > now + FUTURE_SKEW_S:
             return "future_timestamp"

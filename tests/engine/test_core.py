@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.errors import WeComError
-from iotwx_watch.events import AuthChange, BlockedIP, Event, SuiteTicket
+from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
 from iotwx_watch.state.store import State, StateStore
 from tests.engine.fakes import (
     CODE,
@@ -308,3 +308,17 @@ def test_change_auth_refreshes_the_corp_from_wecom(rig: Rig) -> None:
     rig.state.suite(SUITE).corps["wwCorpOne"].corp_name = "old name"
     rig.handle(AuthChange("change_auth", SUITE, "wwCorpOne", T0 + 5))
     assert "name-wwCorpOne" == rig.state.suite(SUITE).corps["wwCorpOne"].corp_name
+
+
+def test_require_signature_acts_only_on_verified_records() -> None:
+    """A suite that requires signatures ignores plaintext records (counted as unsigned) and
+    acts on the same record when it came from a verified envelope."""
+    signed = SuiteConfig(SUITE, SECRET, token="tok", encoding_aes_key="k" * 43,
+                         require_signature=True)
+    rig = Rig(clock=Clock(T0), api=FakeApi(), suites=(signed,))
+    rig.handle(ticket(T0), code())
+    assert [] == rig.fake.calls
+    assert 2 == rig.state.ignored_records["unsigned"].count
+    rig.handle(SuiteTicket(SUITE, "signed-ticket", T0, verified=True),
+               AuthCode("create_auth", SUITE, CODE, T0, verified=True))
+    assert "redeemed" == rig.entry()["status"]
