@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from importlib import import_module
+from pathlib import Path
 from typing import Any
+
+
+def bundled(name: str) -> Path:
+    """A directory shipped with iotwx-watch (``sample_logs``, ``systemd``): inside the
+    installed package (a wheel), else in the checkout this package runs from."""
+    here = Path(__file__).resolve().parent
+    installed = here / "bundled" / name
+    return installed if installed.is_dir() else here.parent / name
 
 
 def lazy_face(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:

@@ -4,6 +4,7 @@ from iotwx_watch.cli import (
     commands_config,  # noqa: F401  (registers commands)
     commands_daemon,  # noqa: F401  (registers commands)
     commands_demo,  # noqa: F401  (registers commands)
+    commands_files,  # noqa: F401  (registers commands)
     commands_notify,  # noqa: F401  (registers commands)
     commands_parse,  # noqa: F401  (registers commands)
     commands_redeem,  # noqa: F401  (registers commands)

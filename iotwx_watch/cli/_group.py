@@ -26,8 +26,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopp
 # `iotwx-watch --help` lists commands in the order an operator meets them; any other
 # command (one added later) follows, alphabetically.
 COMMAND_ORDER = (
-    "demo", "check-config", "notify", "once", "run", "status", "parse", "redeem", "schema",
-    "simulate",
+    "demo", "files", "check-config", "notify", "once", "run", "status", "parse", "redeem",
+    "schema", "simulate",
 )
 
 

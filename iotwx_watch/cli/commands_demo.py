@@ -7,15 +7,14 @@ from pathlib import Path
 
 import click
 
+from iotwx_watch import bundled
 from iotwx_watch.cli._group import CliContext, main
 from iotwx_watch.errors import ConfigError
 
 
 def default_samples_dir() -> Path:
-    """sample_logs/ of the checkout this package runs from (as the demo module says)."""
-    from iotwx_watch.sim.demo import default_samples_dir as samples_dir
-
-    return samples_dir()
+    """The bundled sample_logs/ (installed with the package, or the checkout's)."""
+    return bundled("sample_logs")
 
 
 @main.command("demo")
@@ -23,7 +22,7 @@ def default_samples_dir() -> Path:
     "--samples",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=default_samples_dir,
-    show_default="the checkout's sample_logs/",
+    show_default="the bundled sample_logs/",
     help="Directory holding the sample logs, iotwx-watch.toml and demo-world.toml.",
 )
 @click.option(

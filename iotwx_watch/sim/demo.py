@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iotwx_watch import bundled
 from iotwx_watch.config import Config, parse_config
 from iotwx_watch.errors import ConfigError
 from iotwx_watch.events import AuthChange, AuthCode, SuiteTicket
@@ -45,8 +46,8 @@ class DemoResult:
 
 
 def default_samples_dir() -> Path:
-    """sample_logs/ of the checkout this package runs from."""
-    return Path(__file__).resolve().parents[2] / "sample_logs"
+    """The bundled sample_logs/ (installed with the package, or the checkout's)."""
+    return bundled("sample_logs")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

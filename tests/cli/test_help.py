@@ -26,8 +26,8 @@ def test_commands_listed_in_workflow_order() -> None:
     text = help_text()
     listed = [line.split()[0] for line in text[text.index("Commands:"):].splitlines()[1:]
               if line.startswith("  ") and not line.startswith("   ")]
-    expected = [name for name in ("demo", "check-config", "notify", "once", "run", "status",
-                                  "parse", "redeem", "schema", "simulate")
+    expected = [name for name in ("demo", "files", "check-config", "notify", "once", "run",
+                                  "status", "parse", "redeem", "schema", "simulate")
                 if name in main.commands]
     assert expected == listed[: len(expected)]
     assert sorted(listed) == COMMANDS
