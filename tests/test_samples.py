@@ -19,6 +19,7 @@ import pytest
 from iotwx_watch.config import Config, load_config
 from iotwx_watch.events import Event, event_to_json
 from iotwx_watch.extract import ExtractorKind, make_extractor
+from iotwx_watch.extract.files import iter_file_events
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "iotwx-watch.toml"
@@ -63,13 +64,8 @@ def expectations(data: bytes) -> list[tuple[int, int, list[dict[str, Any]]]]:
 
 
 def run(path: Path, config: Config, kind: ExtractorKind, chunk: int) -> list[Event]:
-    data = path.read_bytes()
-    extractor = make_extractor(kind, path=str(path), config=config)
-    events: list[Event] = []
-    for start in range(0, len(data), chunk):
-        events.extend(extractor.feed(data[start : start + chunk], start))
-    events.extend(extractor.finish())
-    return events
+    """The events of a sample through the function `parse` runs (read in ``chunk``s)."""
+    return list(iter_file_events(str(path), kind, config=config, chunk_size=chunk))
 
 
 def check(path: Path, events: list[Event]) -> None:
