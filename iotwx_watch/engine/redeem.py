@@ -112,6 +112,7 @@ class Redeemer:
                        f"waiting for a newer suite_ticket: {wait.reason}", errcode=wait.errcode)
         except StateWriteError as exc:
             entry.status = "pending"
+            entry.attempts = attempts_before  # nothing was sent
             self._retry_later(suite_id, key, entry, "state", str(exc), errcode=None)
         except _AnswerLost as lost:
             self._unknown_outcome(suite_id, key, entry, str(lost))
@@ -133,8 +134,10 @@ class Redeemer:
         return None
 
     def _claim(self, entry: AuthCodeEntry) -> None:
-        """The ledger says ``redeeming`` on disk before the code leaves this host."""
+        """The ledger says ``redeeming`` (and counts the attempt) on disk before the code
+        leaves this host."""
         entry.status = "redeeming"
+        entry.attempts += 1
         entry.updated_at = self._clock()
         self._persist()
 
@@ -157,11 +160,11 @@ class Redeemer:
             log.warning("engine.suite_token_invalid", suite_id=suite_id, errcode=exc.errcode)
             self._creds.drop_token(suite_id)
             token = self._creds.fetch(suite_id, cfg)
+            entry.attempts += 1
             return self._call(suite_id, token, entry)
 
     def _call(self, suite_id: str, token: str, entry: AuthCodeEntry) -> Authorization:
         assert self._api is not None and entry.code is not None
-        entry.attempts += 1
         try:
             return self._api.get_permanent_code(token, entry.code)
         except WeComError as exc:

@@ -145,9 +145,18 @@ class StateStore:
             # disk must not stop a daemon that would otherwise wait for space.
             with contextlib.suppress(OSError):
                 os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self._remove_stale_temp_files()
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+    def _remove_stale_temp_files(self) -> None:
+        """A save killed between mkstemp and rename leaves its temp file; holding the lock,
+        no other writer can own one, so they go (a full disk needs every byte)."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                log.info("state.stale_temp_removed", path=str(stale))
 
     @staticmethod
     def _holder(fd: int) -> int | None:

@@ -276,3 +276,16 @@ def test_a_state_directory_writable_by_others_is_refused(tmp_path: Path) -> None
     directory.chmod(0o1777)  # sticky, like /tmp: others cannot replace our files
     with StateStore(directory / "s.json").lock():
         pass
+
+
+def test_a_temp_file_left_by_a_killed_save_is_removed_at_the_next_lock(tmp_path: Path) -> None:
+    """A save killed before its rename leaves .state.json.*.tmp; the next holder removes it."""
+    (tmp_path / "state").mkdir(mode=0o700)
+    store = StateStore(tmp_path / "state" / "state.json")
+    stale = tmp_path / "state" / ".state.json.abc123.tmp"
+    stale.write_text("half a state")
+    other = tmp_path / "state" / "notes.tmp"
+    other.write_text("not ours")
+    with store.lock():
+        pass
+    assert (False, True) == (stale.exists(), other.exists())
