@@ -35,6 +35,10 @@ DEFAULT_CONFIG_PATH = "/etc/iotwx-watch/config.toml"
 DEFAULT_STATE_FILE = "/var/lib/iotwx-watch/state.json"
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 DEFAULT_METRICS_HOST = "127.0.0.1"
+DEFAULT_REDIS_PREFIX = "iotwx-watch"
+# The Redis password from the environment: for a systemd EnvironmentFile= (never argv).
+REDIS_PASSWORD_ENV = "IOTWX_WATCH_REDIS_PASSWORD"
+STATE_SCHEMES = ("redis", "rediss", "unix")
 SECRET_FILE_MAX_BYTES = 64 * 1024  # a secret is a few dozen bytes; more means a wrong path
 
 # Reads one secret file, raising ConfigError with a clear reason (load_config's own).
@@ -44,7 +48,8 @@ SecretFileReader = Callable[[Path, str], str]
 # they were written below its header (TOML puts every key after a header in that table).
 TOP_LEVEL_KEYS = frozenset(
     {"state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
-     "log_level", "name", "language", "remind_critical_s", "remind_warn_s"}
+     "log_level", "name", "language", "remind_critical_s", "remind_warn_s", "state",
+     "state_mirror"}
 )
 LANGUAGES = ("zh-CN", "en")
 NotifyKind = Literal["wecom_robot", "webhook"]
@@ -56,6 +61,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 # A sink's name: a metric label and part of a credential's file name.
 _SINK_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9]{43}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")  # an instance name, a key prefix
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,24 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class RedisConfig:
+    """The shared state in Redis (``state = "redis://…"``): one key prefix per deployment.
+
+    ``instance`` names this server in the fleet (claims, blocked-IP sightings); None
+    means the host name, which the CLI supplies. The password is a secret: inline,
+    ``password_file``, the credential ``redis.password`` or $IOTWX_WATCH_REDIS_PASSWORD.
+    """
+
+    prefix: str = DEFAULT_REDIS_PREFIX
+    instance: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     state_file: str = DEFAULT_STATE_FILE
+    state: str = "file"  # "file", or the Redis URL (redis://, rediss://, unix://), no password
+    state_mirror: bool = False  # with Redis: keep a read-only copy at state_file
     start: Literal["beginning", "end"] = "beginning"
     watch: Literal["auto", "inotify", "poll"] = "auto"
     poll_interval_s: float = 2.0
@@ -144,8 +166,14 @@ class Config:
     language: Literal["zh-CN", "en"] = "zh-CN"  # of notification messages
     remind_critical_s: float = 4 * 3600.0  # a critical condition is told again this often
     remind_warn_s: float = 24 * 3600.0  # a warning likewise; 0: never
+    redis: RedisConfig = RedisConfig()
     path: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def uses_redis(self) -> bool:
+        """The state lives in Redis, shared by every instance of the deployment."""
+        return self.state != "file"
 
     def suite(self, suite_id: str) -> SuiteConfig | None:
         for suite in self.suites:
@@ -216,7 +244,6 @@ class _Table:
         if not all(isinstance(v, str) and v for v in values):
             raise ConfigError(f"{self.where}: '{key}' must be a list of strings")
         return tuple(values)
-
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.text(key, default)
         if value not in choices:
@@ -321,19 +348,72 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _is_loopback(host: str) -> bool:
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    return loopback
+
+
 def _check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
     if parts.scheme == "http" and parts.hostname:
         host = parts.hostname
-        loopback = host == "localhost"
-        with contextlib.suppress(ValueError):
-            loopback = loopback or ipaddress.ip_address(host).is_loopback
-        if loopback:
+        if _is_loopback(host):
             return url.rstrip("/")
         raise ConfigError(f"[wecom] base_url: plain http is allowed only to loopback, not {host}")
     raise ConfigError(f"[wecom] base_url: not an https URL: {url!r}")
+
+
+def _check_state(url: str) -> str:
+    """``file`` or a Redis URL; a password in it is refused: the URL is shown in messages
+    and `check-config`, and the config file may be readable by others."""
+    if url == "file":
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in STATE_SCHEMES:
+        raise ConfigError(
+            f"state: expected \"file\" or a redis://, rediss:// or unix:// URL, not {url!r}"
+        )
+    try:
+        parts.port  # noqa: B018  (a bad port raises)
+    except ValueError as exc:
+        raise ConfigError(f"state: bad port in the Redis URL ({exc})") from None
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        raise ConfigError(
+            "state: the Redis URL holds a password; put it in [redis] password_file, the "
+            f"credential redis.password or ${REDIS_PASSWORD_ENV} instead"
+        )
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError(f"state: a unix:// URL needs the socket's path, e.g. "
+                          f"unix:///run/redis/redis.sock, not {url!r}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"state: the Redis URL names no host: {url!r}")
+    return url
+
+
+def _redis(table: _Table, state: str) -> RedisConfig:
+    prefix = table.text("prefix", DEFAULT_REDIS_PREFIX) or ""
+    if not _NAME_RE.match(prefix):
+        raise ConfigError(f"{table.where}: prefix must be 1-64 letters, digits, '_', '.' or '-'")
+    instance = table.text("instance")
+    if instance is not None and not _NAME_RE.match(instance):
+        raise ConfigError(
+            f"{table.where}: instance must be 1-64 letters, digits, '_', '.' or '-'"
+        )
+    password = table.secret("password", "redis.password")
+    if password is None:
+        password = table.inputs.env.get(REDIS_PASSWORD_ENV) or None
+    table.reject_unknown()
+    if password is None and urlsplit(state).scheme in ("redis", "rediss"):
+        raise ConfigError(
+            f"state = {state!r}: Redis holds the corps' Secrets, so iotwx-watch does not use "
+            "it without a password over TCP; give [redis] password_file, the credential "
+            f"redis.password or ${REDIS_PASSWORD_ENV} (or connect through a unix:// socket)"
+        )
+    return RedisConfig(prefix=prefix, instance=instance, password=password)
 
 
 def _suite(table: _Table) -> SuiteConfig:
@@ -495,8 +575,18 @@ def parse_config(
         raise ConfigError("two [[notify]] have the same name: give each a distinct 'name' "
                           "(it labels their metrics and names their credential)")
 
+    state = _check_state(top.text("state", "file") or "file")
+    redis = _redis(top.table("redis"), state)
+    if urlsplit(state).scheme == "redis" and not _is_loopback(urlsplit(state).hostname or ""):
+        warnings.append(
+            f"state = {state!r} is plain TCP to another host: the Redis password and the "
+            "Secrets cross the network unencrypted; use rediss:// (TLS)"
+        )
+
     config = Config(
         state_file=top.text("state_file", DEFAULT_STATE_FILE) or DEFAULT_STATE_FILE,
+        state=state,
+        state_mirror=top.flag("state_mirror", False),
         start=top.choice("start", ("beginning", "end"), "beginning"),  # type: ignore[arg-type]
         watch=top.choice("watch", ("auto", "inotify", "poll"), "auto"),  # type: ignore[arg-type]
         poll_interval_s=top.number("poll_interval_s", 2.0, minimum=0.05),
@@ -513,6 +603,7 @@ def parse_config(
         language=top.choice("language", LANGUAGES, "zh-CN"),  # type: ignore[arg-type]
         remind_critical_s=top.number("remind_critical_s", Config.remind_critical_s),
         remind_warn_s=top.number("remind_warn_s", Config.remind_warn_s),
+        redis=redis,
         path=path,
         warnings=tuple(warnings),
     )
@@ -556,6 +647,13 @@ def _exposed_secrets(data: Mapping[str, Any], chosen: Path, mode: int) -> list[s
         warnings.append(
             f"config {chosen} holds secrets and is readable by group/others "
             f"(mode {stat.S_IMODE(mode):o}); chmod 600 it or use suite_secret_file"
+        )
+    redis = data.get("redis")
+    if isinstance(redis, dict) and "password" in redis:
+        warnings.append(
+            f"[redis] password is inline in {chosen}, readable by group/others (mode "
+            f"{stat.S_IMODE(mode):o}): Redis holds every Secret; use password_file, the "
+            "credential redis.password or $IOTWX_WATCH_REDIS_PASSWORD, or chmod 600 the config"
         )
     for n, sink in enumerate(data.get("notify", []), 1):
         if isinstance(sink, dict) and "url" in sink:

@@ -240,7 +240,8 @@ def test_parse_config_reads_no_file_by_itself(tmp_path: Path) -> None:
 _KEYS = {
     None: ["state_file", "start", "watch", "poll_interval_s", "rotate_wait_s", "max_line_bytes",
            "log_level", "wecom", "suite", "source", "pattern", "metrics", "notify", "name",
-           "language", "remind_critical_s", "remind_warn_s", "junk"],
+           "language", "remind_critical_s", "remind_warn_s", "junk", "state", "state_mirror",
+           "redis"],
     "wecom": ["base_url", "timeout_s", "permanent_code_api", "junk"],
     "suite": ["suite_id", "suite_secret", "suite_secret_file", "token", "encoding_aes_key",
               "junk"],
@@ -249,6 +250,7 @@ _KEYS = {
     "metrics": ["textfile", "listen", "junk"],
     "notify": ["kind", "url", "url_file", "min_interval_s", "name", "mentioned_list",
                "mentioned_mobile_list", "expire_after_s", "junk"],
+    "redis": ["prefix", "instance", "password", "password_file", "junk"],
 }
 _SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
@@ -257,7 +259,8 @@ _SCALARS = st.one_of(
                      "wecom_robot", "https://qyapi.weixin.qq.com", "http://127.0.0.1:1",
                      "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "http://[::1",
                      "zh-CN", "oncall",
-                     "(?P<ip>x)", "[", "127.0.0.1:0", "dk1", "/dev/zero"]),
+                     "(?P<ip>x)", "[", "127.0.0.1:0", "dk1", "/dev/zero", "file",
+                     "redis://127.0.0.1:6379/0", "unix:///run/redis.sock", "redis://:pw@h"]),
 )
 
 
@@ -275,6 +278,7 @@ _CONFIGS = st.fixed_dictionaries({}, optional={
     "source": st.lists(_table("source"), max_size=3),
     "pattern": st.lists(_table("pattern"), max_size=2),
     "notify": st.lists(_table("notify"), max_size=2),
+    "state": _SCALARS, "state_mirror": _SCALARS, "redis": _table("redis") | _SCALARS,
 })
 
 
