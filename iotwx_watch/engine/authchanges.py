@@ -163,7 +163,7 @@ class AuthChanges:
             if exc.kind is not WeComErrorKind.TOKEN_INVALID:
                 raise
             self._creds.drop_token(suite_id)
-            return self._api.get_auth_info(self._creds.fetch(suite_id, cfg), corpid,
+            return self._api.get_auth_info(self._creds.token(suite_id, cfg), corpid,
                                            permanent_code)
 
     def _cancelled(self, suite_id: str, corpid: str, corp: CorpEntry, check: CancelCheck) -> None:

@@ -28,6 +28,7 @@ from iotwx_watch.config import Config
 from iotwx_watch.engine.authchanges import AuthChanges
 from iotwx_watch.engine.ipbook import IpBook
 from iotwx_watch.engine.ledger import code_key
+from iotwx_watch.engine.ledger_port import LocalLedger, SharedLedger
 from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.engine.redeem import Redeemer
@@ -72,20 +73,26 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_outcome: Callable[[Outcome], None] | None = None,
         secrets: SecretRegistry | None = None,
+        ledger: SharedLedger | None = None,
+        instance: str | None = None,
     ) -> None:
+        """``ledger``: the store's atomic operations when instances share the state (else
+        this process owns it); ``instance`` names this one in blocked-IP sightings."""
         self._secrets = secrets or SecretRegistry()
         self._config = config
         self._state = state
         self._persist = persist
+        self._ledger = ledger or LocalLedger(persist)
         self._clock = clock
         self._on_outcome = on_outcome
-        self._ips = IpBook(state, self._notify)
+        self._ips = IpBook(state, self._notify, instance=instance)
         self._creds = SuiteCredentials(state=state, api=api, clock=clock, ips=self._ips,
-                                       notify=self._notify, secrets=self._secrets)
+                                       notify=self._notify, secrets=self._secrets,
+                                       ledger=self._ledger)
         self._changes = AuthChanges(config=config, state=state, api=api, creds=self._creds,
                                     clock=clock, notify=self._notify, ignore=self._ignore)
         self._redeemer = Redeemer(config=config, state=state, api=api, creds=self._creds,
-                                  ips=self._ips, persist=persist,
+                                  ips=self._ips, persist=persist, ledger=self._ledger,
                                   after_redeemed=self._changes.after_redeemed, clock=clock,
                                   notify=self._notify, secrets=self._secrets)
         _register_secrets(state, self._secrets)
@@ -129,7 +136,8 @@ class Engine:
                     self._on_auth_change(event)
                 case BlockedIP():
                     self._ips.record(event.ip, "app", self._clock(), hint=event.hint,
-                                     corpid=event.corpid)
+                                     corpid=event.corpid,
+                                     log=event.source.path if event.source else None)
                 case UnrecognizedRecord():
                     self._on_missed(event)
         self.tick()
@@ -141,6 +149,8 @@ class Engine:
         The list is looked at again after each attempt: a success after a 60020 makes
         every code held back by it due at once, and a refusal pushes them all back.
         """
+        if self._take_over_abandoned():
+            self._redeemer.save_quietly()
         tried: set[tuple[str, str]] = set()
         while (due := self._next_due_entry(tried)) is not None:
             suite_id, key, entry = due
@@ -214,28 +224,55 @@ class Engine:
         self._redeemer.attempt(suite_id, key, entry)
         return entry
 
+    def retry_waiting_for(self, cause: str) -> int:
+        """Codes waiting for ``cause`` (e.g. ``"state"``, a write that works again) go now."""
+        now = self._clock()
+        waiting = [entry for suite in self._state.suites.values()
+                   for entry in suite.auth_codes.values()
+                   if entry.status == "pending" and entry.waiting_for == cause]
+        for entry in waiting:
+            entry.next_attempt_at = now
+        return len(waiting)
+
+    def ticket_arrived(self, suite_id: str) -> None:
+        """A newer ticket reached the suite from elsewhere (another instance, via the
+        shared state): codes waiting for one go now, as after a ticket read here."""
+        now = self._clock()
+        for entry in self._state.suite(suite_id).auth_codes.values():
+            if entry.status == "pending" and entry.waiting_for == "ticket":
+                entry.next_attempt_at = now
+
     def recover(self) -> None:
         """At start-up: a code left ``redeeming`` may be spent already, so it is never resent;
         every code still pending is tried at once (its cause may be fixed by now)."""
-        now = self._clock()
-        interrupted = False
+        interrupted = self._take_over_abandoned()
         for suite_id, suite in self._state.suites.items():
             for key, entry in suite.auth_codes.items():
-                if entry.status == "redeeming":
-                    interrupted = True
-                    entry.error = ("interrupted during get_permanent_code: whether WeCom "
-                                   "redeemed the code is unknown, so it is not sent again")
-                    self._redeemer.finish(entry, "failed", now, hint=HINT_NEW_CODE)
-                    log.error("engine.auth_code_interrupted", suite_id=suite_id, key=key,
-                              info_type=entry.info_type)
-                    self._notify(Outcome("auth_code_interrupted", suite_id=suite_id,
-                                         detail=HINT_NEW_CODE, code_key=key))
-                elif entry.status == "pending" and entry.code is None:
+                if entry.status == "pending" and entry.code is None:
                     entry.error = "pending entry without its code in the state file"
                     self._redeemer.fail(suite_id, key, entry)
         self.retry_now("start")
         if interrupted:
             self._redeemer.save_quietly()  # report it once, even if this run dies early
+
+    def _take_over_abandoned(self) -> bool:
+        """A ``redeeming`` entry no live instance holds (this one's before a restart, or
+        another's past its lease) may be spent already: failed, never resent."""
+        now = self._clock()
+        found = False
+        for suite_id, suite in self._state.suites.items():
+            for key, entry in suite.auth_codes.items():
+                if entry.status != "redeeming" or self._ledger.held_elsewhere(suite_id, key, now):
+                    continue
+                found = True
+                entry.error = ("interrupted during get_permanent_code: whether WeCom "
+                               "redeemed the code is unknown, so it is not sent again")
+                self._redeemer.finish(entry, "failed", now, hint=HINT_NEW_CODE)
+                log.error("engine.auth_code_interrupted", suite_id=suite_id, key=key,
+                          info_type=entry.info_type)
+                self._notify(Outcome("auth_code_interrupted", suite_id=suite_id,
+                                     detail=HINT_NEW_CODE, code_key=key))
+        return found
 
     # -- events -----------------------------------------------------------------------
     def _untrusted(self, event: SuiteTicket | AuthCode | AuthChange) -> str | None:
@@ -273,13 +310,8 @@ class Engine:
                     timestamp=getattr(event, "timestamp", None), source=where)
 
     def _on_ticket(self, event: SuiteTicket) -> None:
-        if not self._creds.accept_ticket(event):
-            return
-        now = self._clock()
-        suite = self._state.suite(event.suite_id)
-        for entry in suite.auth_codes.values():
-            if entry.status == "pending" and entry.waiting_for == "ticket":
-                entry.next_attempt_at = now
+        if self._creds.accept_ticket(event):
+            self.ticket_arrived(event.suite_id)
 
     def _on_auth_code(self, event: AuthCode) -> None:
         key = code_key(event.auth_code)

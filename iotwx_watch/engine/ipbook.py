@@ -18,9 +18,12 @@ from iotwx_watch.state.model import BlockedIpEntry, State, Whitelist
 class IpBook:
     """Records 60020 addresses in ``state.blocked_ips`` and says which ones are news."""
 
-    def __init__(self, state: State, notify: Callable[[Outcome], None]) -> None:
+    def __init__(
+        self, state: State, notify: Callable[[Outcome], None], *, instance: str | None = None
+    ) -> None:
         self._state = state
         self._notify = notify
+        self._instance = instance  # named in each sighting when a fleet shares the book
         self._log = get_logger("engine")
         self._pruned_at = float("-inf")
 
@@ -40,8 +43,10 @@ class IpBook:
         corpid: str | None = None,
         call: str | None = None,
         suite_id: str | None = None,
+        log: str | None = None,
     ) -> None:
-        """Count a sighting; a new address (or a new place to whitelist it) is a Outcome."""
+        """Count a sighting (``log``: the file it was read in); a new address, or a new place
+        to whitelist it, is an Outcome."""
         previous_egress = self.last_provider_ip() if whitelist == "provider" else None
         entry = self._state.blocked_ips.get(ip)
         is_new = entry is None or whitelist not in _places(entry)
@@ -52,6 +57,10 @@ class IpBook:
             entry.extra["whitelists"] = sorted(_places(entry) | {whitelist})
         entry.count += 1
         entry.last_seen = now
+        if self._instance is not None:
+            logs = entry.seen_by.setdefault(self._instance, [])
+            if log is not None and log not in logs:
+                logs.append(log)
         self._prune(now)
         entry.hint = hint or entry.hint
         entry.corpid = corpid or entry.corpid

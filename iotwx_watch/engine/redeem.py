@@ -14,13 +14,16 @@ waiting    cause                                           tried again
 ``ip``     WeCom refused our own address (60020)           a probe every 15 s: one call,
                                                            and all codes go on its success
 ``network`` WeCom unreachable, 5xx or -1                   backoff 2 s … 60 s, start, reload
-``state``  the state file cannot be written                backoff; no call until it can
+``state``  the state cannot be written (disk, Redis)         backoff, and at once when a
+                                                           write succeeds again; no call
+                                                           until it can
 (none)     rate limit, a second token-invalid, unknown     backoff 2 s … 60 s
 ========== =============================================== ===============================
 
-Exactly once: the ledger says ``redeeming`` on disk before ``get_permanent_code`` leaves
-this host. If that write fails, no call is made. A code found ``redeeming`` at start-up
-may be spent already and is never resent (:meth:`Redeemer.interrupted`).
+Exactly once: the ledger says ``redeeming`` in the store before ``get_permanent_code``
+leaves this host (the claim, :class:`~iotwx_watch.engine.ledger_port.SharedLedger`). If
+that write fails, or another instance's claim came first, no call is made. A code found
+``redeeming`` and not another live instance's may be spent already and is never resent.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 
 from iotwx_watch.config import Config, SuiteConfig
 from iotwx_watch.engine.ipbook import IpBook
+from iotwx_watch.engine.ledger_port import SharedLedger
 from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
 from iotwx_watch.engine.port import Authorization, WeComApi
 from iotwx_watch.engine.timing import PROVIDER_PROBE_S, RATE_LIMIT_RETRY_S, backoff_delay
@@ -56,6 +60,10 @@ _WAIT_FOR_KIND: dict[WeComErrorKind, Waiting] = {
 }
 # Waits that only an outside change ends: no point trying before one (start, reload, ticket).
 _WAIT_UNTIL_CHANGE = frozenset({"config", "ticket"})
+# A claim may make three calls after it (the redeem; on token-invalid a fresh token and the
+# redeem again), each up to the WeCom timeout: its lease runs that long past the deadline,
+# so no other instance calls a healthy instance's claim abandoned.
+CALLS_PER_CLAIM = 3
 
 
 class Redeemer:
@@ -71,10 +79,12 @@ class Redeemer:
         ips: IpBook,
         after_redeemed: Callable[[str, str, CorpEntry, int], None],
         persist: Callable[[], None],
+        ledger: SharedLedger,
         clock: Callable[[], float],
         notify: Callable[[Outcome], None],
         secrets: SecretRegistry,
     ) -> None:
+        self._ledger = ledger
         self._config = config
         self._state = state
         self._api = api
@@ -105,7 +115,8 @@ class Redeemer:
         attempts_before = entry.attempts
         try:
             token = self._creds.token(suite_id, cfg)
-            self._claim(entry)
+            if not self._claim(suite_id, key, entry):
+                return  # another instance holds it: its outcome will reach us with the state
             auth = self._get_permanent_code(suite_id, cfg, token, entry)
         except WaitForTicket as wait:
             self._wait(suite_id, key, entry, "ticket",
@@ -133,13 +144,18 @@ class Redeemer:
             return "no WeCom client available; no call was made"
         return None
 
-    def _claim(self, entry: AuthCodeEntry) -> None:
-        """The ledger says ``redeeming`` (and counts the attempt) on disk before the code
-        leaves this host."""
+    def _claim(self, suite_id: str, key: str, entry: AuthCodeEntry) -> bool:
+        """The store says ``redeeming`` (and counts the attempt) before the code leaves this
+        host, and only one instance's claim is accepted; False: another's was, and
+        ``entry`` shows it."""
         entry.status = "redeeming"
         entry.attempts += 1
         entry.updated_at = self._clock()
-        self._persist()
+        lease = entry.deadline + CALLS_PER_CLAIM * self._config.wecom.timeout_s
+        if self._ledger.claim(suite_id, key, entry, lease_until=lease):
+            return True
+        log.info("engine.claimed_elsewhere", suite_id=suite_id, key=key, status=entry.status)
+        return False
 
     def save_quietly(self) -> None:
         """Save after an outcome; a failed write is the runner's to retry, not ours."""
@@ -159,7 +175,7 @@ class Redeemer:
                 raise
             log.warning("engine.suite_token_invalid", suite_id=suite_id, errcode=exc.errcode)
             self._creds.drop_token(suite_id)
-            token = self._creds.fetch(suite_id, cfg)
+            token = self._creds.token(suite_id, cfg)
             entry.attempts += 1
             return self._call(suite_id, token, entry)
 

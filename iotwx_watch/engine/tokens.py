@@ -15,6 +15,7 @@ from collections.abc import Callable
 from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ipbook import IpBook
 from iotwx_watch.engine.ledger import secret_fingerprint
+from iotwx_watch.engine.ledger_port import SharedLedger
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.engine.timing import TICKET_TTL_S, TOKEN_MARGIN_S
@@ -54,8 +55,11 @@ class SuiteCredentials:
         ips: IpBook,
         notify: Callable[[Outcome], None],
         secrets: SecretRegistry,
+        ledger: SharedLedger,
     ) -> None:
         self._secrets = secrets
+        self._ledger = ledger
+        self._dropped: dict[str, str] = {}  # suite → the token WeCom last called invalid
         self.calls = 0  # get_suite_token calls made, so an attempt can count a refused one
         self._state = state
         self._api = api
@@ -88,15 +92,27 @@ class SuiteCredentials:
         return usable
 
     def token(self, suite_id: str, cfg: SuiteConfig) -> str:
-        """The cached suite token while it has more than the margin left, else a new one."""
+        """The cached suite token while it has more than the margin left, else a new one
+        (fetched by one instance at a time when several share the state)."""
         cached = self._state.suite(suite_id).suite_access_token
-        if cached is not None and self._clock() < cached.expires_at - TOKEN_MARGIN_S:
+        if cached is not None and self._usable(suite_id, cached):
             return cached.value
-        return self.fetch(suite_id, cfg)
+        return self._ledger.refreshing_token(
+            suite_id, lambda: self.fetch(suite_id, cfg),
+            usable=lambda token: self._usable(suite_id, token),
+        )
+
+    def _usable(self, suite_id: str, token: TokenEntry) -> bool:
+        """More than the margin left, and not the one WeCom last called invalid."""
+        return (self._clock() < token.expires_at - TOKEN_MARGIN_S
+                and token.value != self._dropped.get(suite_id))
 
     def drop_token(self, suite_id: str) -> None:
-        """WeCom called the token invalid: forget it."""
-        self._state.suite(suite_id).suite_access_token = None
+        """WeCom called the token invalid: forget it (and never take it back from the store)."""
+        suite = self._state.suite(suite_id)
+        if suite.suite_access_token is not None:
+            self._dropped[suite_id] = suite.suite_access_token.value
+        suite.suite_access_token = None
 
     def fetch(self, suite_id: str, cfg: SuiteConfig) -> str:
         """get_suite_token with the newest usable ticket; a rejected secret is not resent."""

@@ -199,6 +199,9 @@ class BlockedIpEntry:
     call: Omitted[str | None] = None  # provider side: which of our calls was refused
     # provider side: a later call of ours succeeded
     resolved_at: Omitted[Time | None] = None
+    # with a shared (Redis) state: instance → the logs it saw the address in (none for
+    # our own refused calls), so an operator knows which server and file to look at
+    seen_by: Omitted[dict[str, list[str]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
