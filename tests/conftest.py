@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from iotwx_watch.sim.server import WeComSimulator, auth_change_xml, auth_code_xml, ticket_xml
+from tests.redis_server import RedisServer
 
 # Real HTTP receivers (ok, failing, slow, down) for the notification tests.
 pytest_plugins = ["tests.report.receiver"]
@@ -189,3 +190,13 @@ def workdir(tmp_path: Path, sim: WeComSimulator) -> Workdir:
     work.policy_log.touch()
     work.write_config()
     return work
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, with a password and appendonly on."""
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
