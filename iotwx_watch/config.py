@@ -348,20 +348,16 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _is_loopback(host: str) -> bool:
-    loopback = host == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
-    return loopback
-
-
 def _check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
     if parts.scheme == "http" and parts.hostname:
         host = parts.hostname
-        if _is_loopback(host):
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        if loopback:
             return url.rstrip("/")
         raise ConfigError(f"[wecom] base_url: plain http is allowed only to loopback, not {host}")
     raise ConfigError(f"[wecom] base_url: not an https URL: {url!r}")

@@ -70,9 +70,10 @@ def test_an_upward_import_breaks_the_contract(
         (
             ["iotwx_watch.extract", "iotwx_watch.extract.callback", "iotwx_watch.extract.policy",
              "iotwx_watch.extract.patterns", "iotwx_watch.extract.crypto"],
-            ("httpx", "watchdog", "click", "structlog", "prometheus_client"),
+            ("httpx", "watchdog", "click", "structlog", "prometheus_client", "redis"),
         ),
-        (["iotwx_watch.engine.core", "iotwx_watch.state.model"], ("httpx", "watchdog", "click")),
+        (["iotwx_watch.engine.core", "iotwx_watch.state.model"],
+         ("httpx", "watchdog", "click", "redis")),
         (["iotwx_watch.follow.follower"], ("httpx", "click", "prometheus_client")),
         # (httpx itself imports click, for its command line, when click is installed)
         (["iotwx_watch.wecom"], ("watchdog", "prometheus_client")),

@@ -10,6 +10,7 @@ from iotwx_watch.cli import (
     commands_redeem,  # noqa: F401  (registers commands)
     commands_schema,  # noqa: F401  (registers commands)
     commands_sim,  # noqa: F401  (registers commands)
+    commands_state,  # noqa: F401  (registers commands)
     commands_status,  # noqa: F401  (registers commands)
 )
 from iotwx_watch.cli._group import main

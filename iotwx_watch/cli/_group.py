@@ -84,6 +84,7 @@ class CliContext:
         for suite in config.suites:
             self.secrets.add(suite.suite_secret, suite.token, suite.encoding_aes_key)
         self.secrets.add(*(sink.url for sink in config.notify))
+        self.secrets.add(config.redis.password)
 
     def hook_options(self) -> dict[str, Any]:
         """What the daemon's hooks take from the host: the name messages carry when the

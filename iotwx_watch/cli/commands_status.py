@@ -27,10 +27,10 @@ NAGIOS_UNKNOWN = 3
 def _report(obj: CliContext) -> HealthReport:
     """The health of the configured deployment now (state and health load only here)."""
     from iotwx_watch.report.health import assess_deployment
-    from iotwx_watch.state.store import StateStore
+    from iotwx_watch.state.backend import read_state
 
     config = obj.load_config()
-    state = StateStore(config.state_file).load()
+    state = read_state(config, secrets=obj.secrets)  # Redis down: a StateError, exit 2
     return assess_deployment(config, state, now=time.time())
 
 

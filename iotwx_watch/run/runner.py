@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from iotwx_watch.config import Config, SourceConfig
 from iotwx_watch.engine.core import Engine
+from iotwx_watch.engine.ledger_port import SharedLedger
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.errors import StateWriteError
@@ -33,8 +34,13 @@ from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.run.missed import note_files, reread_missed
+from iotwx_watch.state.backend import (
+    SharedBackend,
+    StateBackend,
+    instance_name,
+    open_backend,
+)
 from iotwx_watch.state.model import ReadProblem, State, snapshot
-from iotwx_watch.state.store import StateStore
 
 log = get_logger("runner")
 
@@ -128,7 +134,14 @@ class Runner:
     ) -> None:
         self.secrets = secrets or SecretRegistry()
         self.config = config
-        self.store = StateStore(config.state_file)
+        backend = open_backend(config, secrets=self.secrets, clock=clock)
+        self.backend: StateBackend = backend
+        # With a shared state the backend settles claims and tokens between instances;
+        # a state file is this process's alone (the engine's LocalLedger).
+        self.ledger: SharedLedger | None = None
+        self.instance: str | None = None
+        if isinstance(backend, SharedBackend):
+            self.ledger, self.instance = backend, instance_name(config)
         self.api = api
         self.clock = clock
         self.on_outcome = on_outcome
@@ -149,8 +162,12 @@ class Runner:
     # -- lifecycle -------------------------------------------------------------------
     def open(self) -> None:
         """Take the lock, load the state, recover interrupted work, open the sources."""
-        self._stack.enter_context(self.store.lock())
-        self.state = self.store.load()
+        self._stack.enter_context(self.backend.lock())
+        try:
+            self.state = self.backend.load()
+        except BaseException:
+            self._stack.close()
+            raise
         self._saved_snapshot = _snapshot(self.state)
         self._saved_cursors = _copy_cursors(self.state)
         self.engine = self._make_engine()
@@ -166,9 +183,10 @@ class Runner:
             for reader in self.readers:
                 reader.close()
             self.readers = []
+            self.backend.close()
             self._stack.close()
         if self.write_failure is not None:
-            log.critical("runner.unsaved_at_exit", path=str(self.store.path),
+            log.critical("runner.unsaved_at_exit", path=self.backend.where,
                          since=self.write_failure.since, error=self.write_failure.error)
 
     def __enter__(self) -> Runner:
@@ -187,6 +205,8 @@ class Runner:
             clock=self.clock,
             on_outcome=self.on_outcome,
             secrets=self.secrets,
+            ledger=self.ledger,
+            instance=self.instance,
         )
 
     def _make_reader(self, source: SourceConfig) -> SourceReader:
@@ -235,6 +255,7 @@ class Runner:
     def batch(self, *, limit_to_snapshot: bool = False) -> int:
         """Read what is new in every source, act on it, save; returns the number of events."""
         engine = self.active_engine
+        arrived = self._refresh()
         count = 0
         for reader in self.readers:
             events = reader.read(limit_to_snapshot=limit_to_snapshot)
@@ -248,7 +269,7 @@ class Runner:
                     note_files(self.state, reader.config.path, cursor.dev, cursor.inode)
             self._note_read_problem(reader)
         attempts = engine.tick()
-        self.checkpoint(acted=count > 0 or attempts > 0)
+        self.checkpoint(acted=count > 0 or attempts > 0 or arrived)
         self.batches += 1
         self.last_batch_at = self.clock()
         if count:
@@ -259,6 +280,27 @@ class Runner:
             except Exception:  # an observer must never stop the pipeline
                 log.exception("runner.observer_failed", observer=type(observer).__name__)
         return count
+
+    def _refresh(self) -> bool:
+        """Take in what other instances wrote to a shared state (nothing for a file).
+
+        Skipped while a write waits for its retry (the store is down: no point asking);
+        a failure counts as a failed write, retried with the same backoff. True when
+        something arrived (the mirror and positions are then written this batch).
+        """
+        failure = self.write_failure
+        if failure is not None and self.clock() < failure.next_retry_at:
+            return False
+        try:
+            tickets = self.backend.refresh(self.state)
+        except StateWriteError as exc:
+            self._write_failed(str(exc), self.clock())
+            return False
+        if tickets is None:
+            return False
+        for suite_id in tickets:
+            self.active_engine.ticket_arrived(suite_id)
+        return True
 
     def _note_read_problem(self, reader: SourceReader) -> None:
         """Keep in the state why a log cannot be read (e.g. permissions), for `status`,
@@ -284,7 +326,7 @@ class Runner:
             return
         now = self.clock()
         try:
-            self.store.save(self.state)
+            self.backend.save(self.state)
         except StateWriteError as exc:
             self._write_failed(str(exc), now)
             raise
@@ -322,14 +364,16 @@ class Runner:
             failure.error = error
         delay = min(WRITE_RETRY_BASE_S * 2.0 ** min(failure.attempts - 1, 16), WRITE_RETRY_CAP_S)
         failure.next_retry_at = now + delay
-        log.critical("runner.state_write_failed", path=str(self.store.path), error=error,
+        log.critical("runner.state_write_failed", path=self.backend.where, error=error,
                      attempts=failure.attempts, retry_in_s=delay)
 
     def _write_recovered(self) -> None:
         if self.write_failure is not None:
-            log.warning("runner.state_write_recovered", path=str(self.store.path),
+            log.warning("runner.state_write_recovered", path=self.backend.where,
                         attempts=self.write_failure.attempts)
             self.write_failure = None
+            if self.engine is not None:  # codes held back by the failure go now
+                self.engine.retry_waiting_for("state")
 
     def seconds_until_due(self, default: float) -> float:
         """How long the loop may sleep: until a code is due, a write retry, or ``default``."""

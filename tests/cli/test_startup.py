@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import Workdir
 
-HEAVY = ("httpx", "watchdog", "prometheus_client", "cryptography", "http.server", "structlog")
+HEAVY = ("httpx", "watchdog", "prometheus_client", "cryptography", "http.server", "structlog",
+         "redis")
 
 _PROBE = """\
 import contextlib, io, json, sys
