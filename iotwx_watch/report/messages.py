@@ -225,6 +225,8 @@ def _subject(problem: Problem) -> dict[str, str]:
     if family == "ignored":
         return {"family": "records", "reason": rest}
     if family == "service":
+        if rest == "state_write":
+            return {"family": "state"}
         return {"family": "metrics", "listen": rest}
     return {"family": family, "suite": rest, "path": rest}
 

@@ -153,5 +153,8 @@ def health_families(h: HealthReport) -> Iterator[Metric]:
     problems = _gauge("problems", "Open problems per code and level.", "code", "level")
     for (code, lvl), n in sorted(Counter((p.code, p.level) for p in h.problems).items()):
         problems.add_metric([code, lvl], n)
+    written = _gauge("state_write_ok", "1 while the state is written (file or Redis); 0 while "
+                     "writes fail and are retried (what was read waits in memory).")
+    written.add_metric([], 0.0 if any(p.code == "state_unwritable" for p in h.problems) else 1.0)
     yield from (ticket_age, ticket_ok, token, corps, codes, blocked, waiting, source_up, level,
-                problems)
+                problems, written)

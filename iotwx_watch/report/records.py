@@ -10,6 +10,7 @@ from iotwx_watch.report.findings import (
     NOTIFY_BACKLOG_S,
     NOTIFY_EXPIRED_RECENT_S,
     BlockedIpView,
+    Level,
     Problem,
     SinkView,
 )
@@ -141,15 +142,22 @@ def notification_problems(state: State, sinks: Sequence[SinkView], now: float,
 SERVICE_ADVICE = {
     "metrics_listen": "free the port or change [metrics] listen, then `systemctl restart "
                       "iotwx-watch`; until then it is retried every 30 s (redemption goes on)",
+    "state_write": "free the state's disk, or bring Redis back; iotwx-watch keeps reading the "
+                   "logs and retries with backoff, and loses nothing while it runs (no code is "
+                   "sent to WeCom meanwhile)",
+}
+SERVICE_CODES: dict[str, tuple[str, Level]] = {
+    "metrics_listen": ("metrics_unbound", "warn"),
+    "state_write": ("state_unwritable", "critical"),
 }
 
 
 def service_problems(state: State, problems: list[Problem]) -> None:
     """What the daemon could not do for itself (e.g. bind the metrics listener)."""
     for facility, problem in sorted(state.service_errors.items()):
+        code, level = SERVICE_CODES.get(facility, (f"service_{facility}", "warn"))
         problems.append(Problem(
-            "metrics_unbound" if facility == "metrics_listen" else f"service_{facility}",
-            "warn", f"service:{facility}",
+            code, level, f"service:{facility}",
             f"{problem.error} (since {format_time(problem.since)})",
             SERVICE_ADVICE.get(facility)))
 

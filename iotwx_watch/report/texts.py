@@ -66,6 +66,7 @@ TITLES: Mapping[str, Mapping[str, str]] = {
         "source_stalled": "Callback log {path} has not grown for {age} min",
         "records": "Log records ignored as untrusted ({reason})",
         "metrics_unbound": "The metrics listener cannot bind {listen}",
+        "state_unwritable": "iotwx-watch cannot write its state (disk or Redis)",
         "test": "Test message from iotwx-watch",
     },
     "zh-CN": {
@@ -91,6 +92,7 @@ TITLES: Mapping[str, Mapping[str, str]] = {
         "source_stalled": "回调日志 {path} 已 {age} 分钟没有新内容",
         "records": "已忽略不可信的日志记录（{reason}）",
         "metrics_unbound": "指标监听地址 {listen} 无法绑定",
+        "state_unwritable": "iotwx-watch 无法写入状态（磁盘或 Redis）",
         "test": "iotwx-watch 测试消息",
     },
 }
@@ -103,6 +105,7 @@ CLEARED: Mapping[str, Mapping[str, str]] = {
         "ip": "WeCom no longer refuses {ip} ({place})",
         "records": "No more untrusted records ({reason})",
         "metrics": "The metrics listener is bound to {listen} again",
+        "state": "The state is written again; what waited in memory is saved",
         "other": "Cleared: {message}",
     },
     "zh-CN": {
@@ -111,6 +114,7 @@ CLEARED: Mapping[str, Mapping[str, str]] = {
         "ip": "企业微信不再拒绝 {ip}（{place}）",
         "records": "不再有不可信的日志记录（{reason}）",
         "metrics": "指标监听已恢复：{listen}",
+        "state": "状态已恢复写入，内存中暂存的内容已保存",
         "other": "已恢复：{message}",
     },
 }
@@ -154,6 +158,8 @@ ADVICE_ZH: Mapping[str, str] = {
     "records": "可能有人在伪造回调，或本机时钟有误；iotwx-watch status 给出详情",
     "metrics_unbound": "释放该端口或修改 [metrics] listen，然后 systemctl restart iotwx-watch；"
                        "在此之前每 30 秒重试一次，授权码兑换不受影响",
+    "state_unwritable": "释放状态所在磁盘的空间，或恢复 Redis；iotwx-watch 继续读取日志并退避重试，"
+                        "运行期间不丢失任何内容（在此期间不会向企业微信发送授权码）",
     "test": "收到这条消息说明通知配置正确，无需处理",
 }
 

@@ -29,6 +29,7 @@ from iotwx_watch.state.model import ServiceProblem
 log = get_logger("observers")
 
 METRICS_FACILITY = "metrics_listen"
+STATE_FACILITY = "state_write"
 
 
 @dataclass
@@ -55,6 +56,24 @@ class ListenerWatch:
         else:
             return
         runner.checkpoint(acted=True)
+
+
+@dataclass
+class StateWatch:
+    """A state that cannot be written (full disk, Redis down) is known to the runner only:
+    it is put into this instance's service problems in memory, where the health model,
+    the notifications and the metrics see it, and taken out once a write works again."""
+
+    def after_batch(self, runner: Runner) -> None:
+        failure = runner.write_failure
+        errors = runner.state.service_errors
+        current = errors.get(STATE_FACILITY)
+        if failure is not None:
+            if current is None or current.error != failure.error:
+                errors[STATE_FACILITY] = ServiceProblem(failure.error, since=failure.since)
+        elif current is not None:
+            del errors[STATE_FACILITY]
+            runner.checkpoint(acted=True)
 
 
 @dataclass
@@ -117,6 +136,7 @@ def hooks_for(
         hooks.on_call = exporter.record_call
         hooks._closers.append(exporter.close)
     hooks.batch.append(ListenerWatch(hooks.exporter, clock))
+    hooks.batch.append(StateWatch())
     if config.notify:
         options = {"secrets": secrets, **(sink_options or {})}
         fanout = NotificationFanout.from_config(config.notify, **options)

@@ -42,7 +42,7 @@ log = get_logger("notify")
 
 # Health problems that are conditions worth a message; the rest only show in `status`.
 WATCHED = ("ticket_", "source_", "ip_to_whitelist", "auth_code_", "records_", "metrics_unbound",
-           "record_unrecognized", "cancel_unconfirmed", "no_sources")
+           "record_unrecognized", "cancel_unconfirmed", "no_sources", "state_unwritable")
 # Their end is said by another message (the corp obtained) or is no news (a code aged out).
 QUIET_CLEAR = ("auth_code_",)
 # Outcomes that also open the condition `status` will show for the same item.
