@@ -33,7 +33,7 @@ from iotwx_watch.engine.outcomes import HINT_NEW_CODE, Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.engine.redeem import Redeemer
 from iotwx_watch.engine.timing import FUTURE_SKEW_S, PAST_LIMIT_S, STALE_NOTICE_WINDOW_S
-from iotwx_watch.engine.tokens import SuiteCredentials
+from iotwx_watch.engine.tokens import SuiteCredentials, ticket_usable
 from iotwx_watch.events import (
     AuthChange,
     AuthCode,
@@ -235,12 +235,30 @@ class Engine:
         return len(waiting)
 
     def ticket_arrived(self, suite_id: str) -> None:
-        """A newer ticket reached the suite from elsewhere (another instance, via the
-        shared state): codes waiting for one go now, as after a ticket read here."""
+        """A newer ticket: codes waiting for one go now."""
         now = self._clock()
         for entry in self._state.suite(suite_id).auth_codes.values():
             if entry.status == "pending" and entry.waiting_for == "ticket":
                 entry.next_attempt_at = now
+
+    def ticket_waits_over(self) -> int:
+        """Codes waiting for a ticket while their suite holds a usable one go now.
+
+        With a shared state a ticket can reach this instance without being read here (by
+        a read of the state, or before fetching a token), and a code can arrive already
+        waiting, written by an instance that had no ticket. Returns how many went.
+        """
+        now = self._clock()
+        freed = 0
+        for suite in self._state.suites.values():
+            if suite.suite_ticket is None or not ticket_usable(suite.suite_ticket, now):
+                continue
+            for entry in suite.auth_codes.values():
+                if (entry.status == "pending" and entry.waiting_for == "ticket"
+                        and (entry.next_attempt_at or now) > now):
+                    entry.next_attempt_at = now
+                    freed += 1
+        return freed
 
     def recover(self) -> None:
         """At start-up: a code left ``redeeming`` may be spent already, so it is never resent;

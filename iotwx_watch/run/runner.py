@@ -256,6 +256,8 @@ class Runner:
         """Read what is new in every source, act on it, save; returns the number of events."""
         engine = self.active_engine
         arrived = self._refresh()
+        if self.ledger is not None:
+            engine.ticket_waits_over()
         count = 0
         for reader in self.readers:
             events = reader.read(limit_to_snapshot=limit_to_snapshot)
@@ -286,21 +288,17 @@ class Runner:
 
         Skipped while a write waits for its retry (the store is down: no point asking);
         a failure counts as a failed write, retried with the same backoff. True when
-        something arrived (the mirror and positions are then written this batch).
+        something arrived (the mirror and positions are then written this batch). A
+        ticket that arrived frees the codes waiting for one (ticket_waits_over).
         """
         failure = self.write_failure
         if failure is not None and self.clock() < failure.next_retry_at:
             return False
         try:
-            tickets = self.backend.refresh(self.state)
+            return self.backend.refresh(self.state)
         except StateWriteError as exc:
             self._write_failed(str(exc), self.clock())
             return False
-        if tickets is None:
-            return False
-        for suite_id in tickets:
-            self.active_engine.ticket_arrived(suite_id)
-        return True
 
     def _note_read_problem(self, reader: SourceReader) -> None:
         """Keep in the state why a log cannot be read (e.g. permissions), for `status`,

@@ -31,7 +31,6 @@ from iotwx_watch.state.store import StateStore
 
 if TYPE_CHECKING:
     from iotwx_watch.state.redis_store import RedisStore
-    from iotwx_watch.state.redis_sync import Arrived
 
 log = get_logger("state")
 
@@ -52,9 +51,8 @@ class StateBackend(Protocol):
         """Write what changed; :class:`StateWriteError` when it cannot (retryable)."""
         ...
 
-    def refresh(self, state: State) -> frozenset[str] | None:
-        """Adopt what other instances wrote: None if nothing, else the suites whose ticket
-        changed (the file backend: always None)."""
+    def refresh(self, state: State) -> bool:
+        """Adopt what other instances wrote; True if anything arrived (a file: never)."""
         ...
 
     def close(self) -> None: ...
@@ -79,8 +77,8 @@ class FileBackend:
     def save(self, state: State) -> None:
         self.store.save(state)
 
-    def refresh(self, state: State) -> frozenset[str] | None:
-        return None
+    def refresh(self, state: State) -> bool:
+        return False
 
     def close(self) -> None:
         return None
@@ -122,9 +120,8 @@ class SharedBackend:
         self.positions.save(State(sources=state.sources, source_errors=state.source_errors))
         self._write_mirror(state)
 
-    def refresh(self, state: State) -> frozenset[str] | None:
-        arrived: Arrived = self.redis.refresh(state)
-        return arrived.tickets if arrived.changed else None
+    def refresh(self, state: State) -> bool:
+        return self.redis.refresh(state)
 
     def _write_mirror(self, state: State) -> None:
         """The read-only copy; a failure is logged, not fatal: Redis holds the real state."""

@@ -48,6 +48,13 @@ COUNTED: dict[str, Counted] = {
 }
 
 
+def counted(part: Part) -> Counted | None:
+    """How the part merges if it is an entry of a :data:`COUNTED` object, else None."""
+    if part.kind != "entry" or part.suite:
+        return None
+    return COUNTED.get(part.field)
+
+
 class Part(NamedTuple):
     """Where a blob belongs: ``kind`` (rest, one, entry), the suite ("" for the document),
     the field holding it and the entry's key."""

@@ -1,4 +1,5 @@
-"""Where the shared state lives in Redis, and the Lua scripts that change it atomically.
+"""Where the shared state lives in Redis, the Lua scripts that change it atomically, and
+how the replies read.
 
 Every key starts with the deployment's prefix (``[redis] prefix``), so deployments can
 share a Redis. ``P`` below is the prefix; ``S`` is ``P:s:<suite_id>``; ``part`` and
@@ -32,7 +33,9 @@ after it took the claim over.
 
 from __future__ import annotations
 
-from iotwx_watch.state.parts import Part
+from typing import Any, NamedTuple
+
+from iotwx_watch.state.parts import Part, Tally
 
 LAYOUT = "1"
 
@@ -157,3 +160,60 @@ RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+# -- replies -------------------------------------------------------------------------------
+
+
+class Read(NamedTuple):
+    """One part as read: its blob and, for an entry, its version and claim."""
+
+    blob: bytes
+    version: int = 0
+    claim: tuple[str, float] | None = None
+
+
+def parse_replies(queued: list[Part], replies: list[Any]) -> dict[Part, Read]:
+    """Replies in queue order → every part that is there, with its version and claim."""
+    found: dict[Part, Read] = {}
+    it = iter(replies)
+    for part in queued:
+        if part.kind != "entry":
+            blob = next(it)
+            if blob is not None:
+                found[part] = Read(blob)
+            continue
+        blobs, versions, claims = next(it), next(it), next(it)
+        for raw_key, blob in blobs.items():
+            found[part._replace(key=raw_key.decode())] = Read(
+                blob, int(versions.get(raw_key, 0)), claim_of(claims.get(raw_key)))
+    return found
+
+
+def claim_of(raw: bytes | None) -> tuple[str, float] | None:
+    """``instance<TAB>lease_until`` → (instance, lease_until)."""
+    if raw is None:
+        return None
+    holder, _, lease = raw.decode().partition("\t")
+    return holder, float(lease or 0)
+
+
+def tally_from(reply: dict[bytes, bytes]) -> Tally:
+    """A tally hash as Redis returns it."""
+    count, low, high, members = 0, {}, {}, set()
+    for raw_name, raw_value in reply.items():
+        name, value = raw_name.decode(), raw_value.decode()
+        if name == "count":
+            count = int(value)
+        elif name.startswith("low:"):
+            low[name[4:]] = value
+        elif name.startswith("high:"):
+            high[name[5:]] = value
+        elif name.startswith("set:"):
+            members.add(name[4:])
+    return Tally(count, low, high, frozenset(members))
+
+
+def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """``HGETALL`` as a Lua script returns it (a flat list) → a dict."""
+    return dict(zip(flat[0::2], flat[1::2], strict=True))

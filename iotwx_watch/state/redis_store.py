@@ -18,7 +18,7 @@ import contextlib
 import secrets as token_source
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -26,7 +26,7 @@ from iotwx_watch.errors import StateError, StateWriteError
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.codec import ShapeError, format_time, parse_time
 from iotwx_watch.state.model import AuthCodeEntry, State, SuiteState, TokenEntry
-from iotwx_watch.state.parts import COUNTED, Cut, Part, cut, with_tally
+from iotwx_watch.state.parts import Cut, Part, counted, cut, with_tally
 from iotwx_watch.state.redis_layout import (
     CAS_ENTRY,
     LAYOUT,
@@ -35,18 +35,20 @@ from iotwx_watch.state.redis_layout import (
     PUT_TOKEN,
     RELEASE_LOCK,
     Keys,
+    Read,
+    claim_of,
+    pairs,
+    parse_replies,
+    tally_from,
 )
 from iotwx_watch.state.redis_sync import (
     EMPTY_SUITE_REST,
     TICKET,
     TOKEN,
-    Arrived,
     Remote,
     SyncBook,
     canonical,
-    pairs,
     remote_of,
-    tally_from,
     value_hash,
 )
 
@@ -90,6 +92,7 @@ class RedisStore:
         self._state: State | None = None
         self._client: redis.Redis | None = None
         self._scripts: dict[str, Any] = {}
+        self._decoded: dict[Part, tuple[bytes, tuple[Any, bytes | None]]] = {}
 
     # -- connection ----------------------------------------------------------------------
     def _redis(self) -> redis.Redis:
@@ -98,11 +101,14 @@ class RedisStore:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            self._client = redis_py.Redis.from_url(
-                self.url, password=self._password, socket_timeout=IO_TIMEOUT_S,
-                socket_connect_timeout=IO_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
-                client_name=f"iotwx-watch-{self.instance}",
-            )
+            try:
+                self._client = redis_py.Redis.from_url(
+                    self.url, password=self._password, socket_timeout=IO_TIMEOUT_S,
+                    socket_connect_timeout=IO_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
+                    client_name=f"iotwx-watch-{self.instance}",
+                )
+            except ValueError as exc:  # a query argument redis-py cannot read
+                raise StateError(f"state: cannot use {self.url}: {exc}") from None
             self._scripts = {name: self._client.register_script(text) for name, text in (
                 ("cas", CAS_ENTRY), ("merge", MERGE_COUNTED), ("ticket", PUT_TICKET),
                 ("token", PUT_TOKEN), ("release", RELEASE_LOCK))}
@@ -118,8 +124,10 @@ class RedisStore:
             yield
         except redis_py.RedisError as exc:
             text = self._secrets.scrub(str(exc)) or type(exc).__name__
-            refused = isinstance(exc, redis_py.AuthenticationError) or text.startswith(
-                ("NOAUTH", "WRONGPASS", "NOPERM", "invalid username-password"))
+            refused = isinstance(exc, redis_py.AuthenticationError
+                                 | redis_py.exceptions.NoPermissionError) or any(
+                word in text for word in ("NOAUTH", "WRONGPASS", "NOPERM", "no permissions",
+                                          "invalid username-password"))
             if starting and refused:
                 raise StateError(f"Redis {self.where} refused iotwx-watch: {text}") from None
             raise StateWriteError(f"cannot use Redis {self.where}: {text}") from None
@@ -159,13 +167,13 @@ class RedisStore:
         self._rev, self._state = rev, state
         return state
 
-    def refresh(self, state: State) -> Arrived:
+    def refresh(self, state: State) -> bool:
         """Adopt what other instances wrote since the last read (nothing when the revision
         did not move); parts changed here and not yet written stay as they are."""
         with self._io():
             raw = self._redis().get(self.keys.rev)
         if (int(raw) if raw is not None else None) == self._rev:
-            return Arrived()
+            return False
         rev, updated_at, remotes = self._read_all()
         arrived = self._book.pull(state, remotes)
         if updated_at is not None:
@@ -193,14 +201,14 @@ class RedisStore:
             for suite_id in sorted(raw.decode() for raw in suite_ids):
                 queued += self._queue_scope(pipe, suite_id, per_suite)
             replies += pipe.execute()
-            found = _parse(queued, replies)
+            found = parse_replies(queued, replies)
             for suite_id in suite_ids:  # a suite with nothing but its id is still a suite
-                found.setdefault(Part("rest", suite_id.decode()), _Read(EMPTY_SUITE_REST))
-            counted = [part for part in found if part.field in COUNTED]
+                found.setdefault(Part("rest", suite_id.decode()), Read(EMPTY_SUITE_REST))
+            merged = [part for part in found if counted(part)]
             pipe = client.pipeline(transaction=False)
-            for part in counted:
+            for part in merged:
                 pipe.hgetall(keys.tally(part))
-            tallies = dict(zip(counted, pipe.execute(), strict=True))
+            tallies = dict(zip(merged, pipe.execute(), strict=True))
         try:
             remotes = {part: self._remote(part, read, tallies.get(part))
                        for part, read in found.items()}
@@ -224,13 +232,24 @@ class RedisStore:
                 pipe.hgetall(key)
         return queued
 
-    def _remote(self, part: Part, read: _Read, tally: dict[bytes, bytes] | None) -> Remote:
+    def _remote(self, part: Part, read: Read, tally: dict[bytes, bytes] | None) -> Remote:
+        """A part as read, decoded (and checked) once per distinct blob: a re-read after
+        another instance's write decodes only what changed."""
         blob = read.blob
         merged = None
-        if part.field in COUNTED and part.kind == "entry":
+        spec = counted(part)
+        if spec is not None:
             merged = tally_from(tally or {})
-            blob = with_tally(COUNTED[part.field], blob, merged)
-        return remote_of(part, blob, version=read.version, claim=read.claim, tally=merged)
+            blob = with_tally(spec, blob, merged)
+        known = self._decoded.get(part)
+        if known is not None and known[0] == blob:
+            value, canonical_blob = known[1]
+        else:
+            fresh = remote_of(part, blob)
+            value, canonical_blob = fresh.value, fresh.blob
+            self._decoded[part] = (blob, (value, canonical_blob))
+        return Remote(value, canonical_blob, version=read.version, claim=read.claim,
+                      tally=merged)
 
 
     # -- writing ------------------------------------------------------------------------
@@ -288,7 +307,7 @@ class RedisStore:
             pipe.hset(key, "blob", blob)
         elif part.kind == "one":
             pipe.delete(key)
-        elif part.field in COUNTED:
+        elif counted(part):
             args = self._book.tally_args(part, blob) if blob is not None else []
             self._scripts["merge"](keys=[key, self.keys.tally(part)], client=pipe,
                                    args=[part.key, blob or b"", *args])
@@ -305,9 +324,10 @@ class RedisStore:
         if part.kind == "rest" or (part.kind == "one" and part.field not in (TICKET, TOKEN)):
             self._book.record(part, remote_of(part, blob))
             return True
-        if part.field in COUNTED:
+        spec = counted(part)
+        if spec is not None:
             tally = tally_from(pairs(reply)) if blob is not None else None
-            merged = with_tally(COUNTED[part.field], blob, tally) if blob and tally else None
+            merged = with_tally(spec, blob, tally) if blob and tally else None
             self._book.adopt(state, part, remote_of(part, merged, tally=tally))
             return True
         if part.kind == "one":  # ticket, token
@@ -318,13 +338,13 @@ class RedisStore:
             log.info("state.adopted", part=part.where(), reason="newer_in_redis")
             return False
         if reply[0] == 1:
-            held = _claim_of(claim.encode()) if claim not in ("", "-") else None
+            held = claim_of(claim.encode()) if claim not in ("", "-") else None
             if claim == "-" and getattr(_local(state, part), "status", None) == "redeeming":
                 held = self._book.claims.get((part.suite, part.key))
             self._book.record(part, remote_of(part, blob, version=int(reply[1]), claim=held))
             return True
         self._book.adopt(state, part, remote_of(
-            part, reply[2], version=int(reply[1]), claim=_claim_of(reply[3])))
+            part, reply[2], version=int(reply[1]), claim=claim_of(reply[3])))
         log.info("state.write_refused", part=part.where(), version=int(reply[1]),
                  reason="written by another instance since this one read it")
         return False
@@ -399,37 +419,6 @@ class RedisStore:
         if self._state is None:
             raise RuntimeError("RedisStore.load() was not called")
         return self._state
-
-
-class _Read(NamedTuple):
-    blob: bytes
-    version: int = 0
-    claim: tuple[str, float] | None = None
-
-
-def _parse(queued: list[Part], replies: list[Any]) -> dict[Part, _Read]:
-    """Replies in queue order → every part that is there, with its version and claim."""
-    found: dict[Part, _Read] = {}
-    it = iter(replies)
-    for part in queued:
-        if part.kind != "entry":
-            blob = next(it)
-            if blob is not None:
-                found[part] = _Read(blob)
-            continue
-        blobs, versions, claims = next(it), next(it), next(it)
-        for raw_key, blob in blobs.items():
-            found[part._replace(key=raw_key.decode())] = _Read(
-                blob, int(versions.get(raw_key, 0)), _claim_of(claims.get(raw_key)))
-    return found
-
-
-def _claim_of(raw: bytes | None) -> tuple[str, float] | None:
-    """``instance<TAB>lease_until`` → (instance, lease_until)."""
-    if raw is None:
-        return None
-    holder, _, lease = raw.decode().partition("\t")
-    return holder, float(lease or 0)
 
 
 def _local(state: State, part: Part) -> Any:

@@ -8,6 +8,7 @@ write then settles the matter, by the rule of that part).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ import msgspec
 
 from iotwx_watch.state.codec import encode_entry
 from iotwx_watch.state.model import State, SuiteState
-from iotwx_watch.state.parts import COUNTED, Part, Tally, decode_part, place, split, tally
+from iotwx_watch.state.parts import Part, Tally, counted, decode_part, place, split, tally
 
 TICKET = "suite_ticket"
 TOKEN = "suite_access_token"
@@ -31,13 +32,6 @@ class Remote(NamedTuple):
     version: int = 0  # entries: the fencing version
     claim: tuple[str, float] | None = None  # auth codes: (instance, lease_until)
     tally: Tally | None = None  # counted entries: the fleet's merged sightings
-
-
-class Arrived(NamedTuple):
-    """What a pull brought from other instances."""
-
-    changed: bool = False
-    tickets: frozenset[str] = frozenset()  # suites whose ticket changed
 
 
 def value_hash(value: str) -> str:
@@ -109,7 +103,7 @@ class SyncBook:
             self.tallies.pop(part, None)
         else:
             self.base[part] = remote.blob
-        if part.kind == "entry" and part.field not in COUNTED:
+        if part.kind == "entry" and not counted(part):
             self.versions[part] = remote.version
         if part.field == "auth_codes":
             if remote.claim is None:
@@ -120,19 +114,20 @@ class SyncBook:
             self.tallies[part] = remote.tally
 
     def adopt(self, state: State, part: Part, remote: Remote) -> None:
-        """Make the local state hold ``remote`` (in place) and remember it as in step."""
-        place(state, part, remote.value)
+        """Make the local state hold ``remote`` (in place) and remember it as in step. The
+        value is copied: the store keeps decoded values to skip unchanged blobs."""
+        place(state, part, copy.deepcopy(remote.value))
         for secret in secrets_of(remote.value):
             self._on_secret(secret)
         self.record(part, remote)
 
     def pull(self, state: State, remotes: dict[Part, Remote],
-             only: Iterable[Part] | None = None) -> Arrived:
+             only: Iterable[Part] | None = None) -> bool:
         """Adopt every part another instance changed that this one has not changed since
-        (``only``: just these parts; ``remotes`` lacks a part Redis does not hold)."""
+        (``only``: just these parts; ``remotes`` lacks a part Redis does not hold).
+        True if anything was adopted."""
         current = split(state)
         changed = False
-        tickets: set[str] = set()
         parts = set(only) if only is not None else set(remotes) | set(self.base)
         for part in sorted(parts, key=lambda p: (p.kind != "rest", p)):
             remote = remotes.get(part) or Remote(None, None)
@@ -148,13 +143,12 @@ class SyncBook:
                 continue
             self.adopt(state, part, remote)
             changed = True
-            if part.field == TICKET:
-                tickets.add(part.suite)
-        return Arrived(changed, frozenset(tickets))
+        return changed
 
     def tally_args(self, part: Part, blob: bytes) -> list[str | int]:
         """MERGE_COUNTED's arguments after the key and blob: what this instance adds."""
-        spec = COUNTED[part.field]
+        spec = counted(part)
+        assert spec is not None
         mine = tally(spec, blob)
         before = self.tallies.get(part)
         delta = max(0, mine.total - (before.total if before is not None else 0))
@@ -167,23 +161,3 @@ class SyncBook:
 
 EMPTY_SUITE_REST = canonical(SuiteState())
 
-
-def tally_from(reply: dict[bytes, bytes]) -> Tally:
-    """A tally hash as Redis returns it."""
-    count, low, high, members = 0, {}, {}, set()
-    for raw_name, raw_value in reply.items():
-        name, value = raw_name.decode(), raw_value.decode()
-        if name == "count":
-            count = int(value)
-        elif name.startswith("low:"):
-            low[name[4:]] = value
-        elif name.startswith("high:"):
-            high[name[5:]] = value
-        elif name.startswith("set:"):
-            members.add(name[4:])
-    return Tally(count, low, high, frozenset(members))
-
-
-def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
-    """``HGETALL`` as a Lua script returns it (a flat list) → a dict."""
-    return dict(zip(flat[0::2], flat[1::2], strict=True))

@@ -140,12 +140,15 @@ def test_a_token_wecom_refused_is_not_taken_back_from_the_store() -> None:
 
 
 def test_a_ticket_from_another_instance_frees_the_codes_waiting_for_one() -> None:
-    """ticket_arrived: a code waiting for a ticket is due at once."""
+    """ticket_waits_over: a code waiting for a ticket goes once its suite holds a usable
+    one, however it got there; a rejected ticket frees nothing."""
     rig, _ = shared_rig()
     rig.handle(code())
     assert "ticket" == rig.entry()["waiting_for"]
+    rig.state.suite(SUITE).suite_ticket = TicketEntry("bad", T0 - 30, T0, rejected=True)
+    assert 0 == rig.engine.ticket_waits_over()
     rig.state.suite(SUITE).suite_ticket = TicketEntry("from-b", T0 - 30, received_at=T0)
-    rig.engine.ticket_arrived(SUITE)
+    assert 1 == rig.engine.ticket_waits_over()
     rig.engine.tick()
     assert "redeemed" == rig.entry()["status"]
 

@@ -109,11 +109,10 @@ def test_a_change_reaches_the_other_instance_on_refresh(server: RedisServer, pre
     state_a.suite(SUITE).auth_codes[KEY] = pending()
     a.save(state_a)
     state_b.suite(SUITE).auth_codes["ffffffffffffffff"] = pending("another")
-    arrived = b.refresh(state_b)
-    assert arrived.changed
+    assert b.refresh(state_b)
     assert {KEY, "ffffffffffffffff"} == set(state_b.suite(SUITE).auth_codes)
     assert {"errcode": 1} == state_b.suite(SUITE).last_error
-    assert not b.refresh(state_b).changed  # nothing new: the revision did not move
+    assert not b.refresh(state_b)  # nothing new: the revision did not move
 
 
 def test_only_one_instance_claims_a_code(server: RedisServer, prefix: str) -> None:
@@ -329,3 +328,28 @@ def test_an_unknown_layout_or_a_bad_part_is_refused(server: RedisServer, prefix:
     client.hset(f"{prefix}:s:{SUITE}:c:corps", "ww1", b'{"agentid": true}')
     with pytest.raises(StateError, match=f"suites.{SUITE}.corps.ww1"):
         store(server, prefix).load()
+
+
+def test_an_acl_user_limited_to_its_prefix_is_enough(server: RedisServer, prefix: str) -> None:
+    """The README's ACL (its prefix only, no dangerous commands) runs every operation; the
+    same user on another prefix is refused at start (StateError, exit 2)."""
+    server.client().execute_command(  # type: ignore[no-untyped-call]
+        "ACL", "SETUSER", f"u-{prefix}", "on", ">acl-pass-1234", "resetkeys", f"~{prefix}:*",
+        "resetchannels", "-@all", "+@read", "+@write", "+@transaction", "+@scripting",
+        "+@connection", "-@dangerous")
+    url = server.url.replace("redis://", f"redis://u-{prefix}@")
+    limited = RedisStore(url, prefix=prefix, instance="a", password="acl-pass-1234")
+    state = limited.load()
+    limited.save(decode(previous_bytes()))
+    state = limited.load()
+
+    def fetch() -> str:
+        state.suite(SUITE).suite_access_token = TokenEntry("tok", expires_at=T0 + 7200)
+        return "tok"
+
+    assert "tok" == limited.refreshing_token(SUITE, fetch, usable=lambda t: False)
+    assert limited.holds_anything()
+    other = RedisStore(url, prefix=prefix + "-x", instance="a", password="acl-pass-1234")
+    with pytest.raises(StateError) as caught:
+        other.load()
+    assert not isinstance(caught.value, StateWriteError)
