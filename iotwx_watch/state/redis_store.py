@@ -379,6 +379,9 @@ class RedisStore:
         while True:
             with self._io():
                 locked = self._redis().set(lock, me, nx=True, px=int(self._lock_ttl_s * 1000))
+            # This instance's own ticket/token changes first (a token WeCom refused is
+            # forgotten unless another replaced it), so what is read next is the fleet's.
+            self._push(state, self._book.changes(state, ones))
             self._pull_ones(state, ones)
             token = state.suite(suite_id).suite_access_token
             if token is not None and usable(token):

@@ -353,3 +353,34 @@ def test_an_acl_user_limited_to_its_prefix_is_enough(server: RedisServer, prefix
     with pytest.raises(StateError) as caught:
         other.load()
     assert not isinstance(caught.value, StateWriteError)
+
+
+def test_a_waiter_takes_the_token_the_lock_holder_stored(server: RedisServer, prefix: str) -> None:
+    """B dropped the token WeCom refused and finds the lock held by A: B waits, then takes
+    A's new token instead of fetching one itself."""
+    a = store(server, prefix, "a")
+    state_a = a.load()
+    state_a.suite(SUITE).suite_access_token = TokenEntry("refused", expires_at=T0 + 7200)
+    a.save(state_a)
+    lock = f"{prefix}:s:{SUITE}:lock:token"
+    server.client().set(lock, "held-by-a", px=10_000)
+    polls: list[float] = []
+
+    def poll(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 3:  # A stores its new token and lets go of the lock
+            state_a.suite(SUITE).suite_access_token = TokenEntry("fresh", expires_at=T0 + 7200)
+            a.save(state_a)
+            server.client().delete(lock)
+
+    b = store(server, prefix, "b", sleep=poll)
+    state_b = b.load()
+    state_b.suite(SUITE).suite_access_token = None  # B's drop_token after 42009
+    fetched: list[str] = []
+
+    def fetch() -> str:
+        fetched.append("b")
+        return "b-token"
+
+    got = b.refreshing_token(SUITE, fetch, usable=lambda t: t.value != "refused")
+    assert ("fresh", []) == (got, fetched)
