@@ -125,9 +125,9 @@ class Instance:
             env={**os.environ, "IOTWX_WATCH_REDIS_PASSWORD": PASSWORD})
 
     def wait_ready(self) -> None:
-        """Until the first batch was saved (the positions file, or the state file)."""
-        positions = self.state_file.with_name("state.positions.json")
-        wait(lambda: positions.exists() or self.state_file.exists(), 30, f"{self.root} ready",
+        """Until the first batch was saved (the local file, or the state file)."""
+        local = self.state_file.with_name("state.local.json")
+        wait(lambda: local.exists() or self.state_file.exists(), 30, f"{self.root} ready",
              poll_s=0.01, alive=[self])
 
     def append(self, text: str) -> None:

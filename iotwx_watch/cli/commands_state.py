@@ -20,14 +20,15 @@ def state(obj: CliContext, action: str, places: tuple[str, ...], replace: bool) 
 
     `export` prints the document from whichever backend the config names (`state`):
     the same JSON a state file holds, Secrets included (docs/state.md), with this
-    host's read positions. Redirect it into a file only root can read.
+    instance's own part (read positions, notifications). Redirect it into a file
+    only root can read.
 
     `migrate FROM TO` copies a deployment from a state file to Redis or back, then
     reads the copy back and compares it (exit 1 if it differs; the source is never
     changed). A place is a file path or a redis://, rediss:// or unix:// URL; the
     Redis prefix and password are the config's (the password never on the command
     line). Stop every instance first. Read positions are per host: from Redis they
-    come from, and to Redis they go to, this host's positions file.
+    come from, and to Redis they go to, this host's local file.
 
     \b
     Examples:

@@ -288,7 +288,7 @@ class Runner:
 
         Skipped while a write waits for its retry (the store is down: no point asking);
         a failure counts as a failed write, retried with the same backoff. True when
-        something arrived (the mirror and positions are then written this batch). A
+        something arrived (the mirror and the local file are then written this batch). A
         ticket that arrived frees the codes waiting for one (ticket_waits_over).
         """
         failure = self.write_failure

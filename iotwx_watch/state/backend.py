@@ -6,10 +6,10 @@ always was: same file, same lock, same bytes. The shared backend keeps the docum
 Redis (:class:`~iotwx_watch.state.redis_store.RedisStore`) and three things on this host:
 
 - the lock ``<state_file>.lock``, so one host never runs two processes for one instance;
-- this instance's read positions (``sources``, ``source_errors``) in
-  ``<state_file stem>.positions.json``: they describe this host's files. They are written
-  after the results they led to are in Redis, so a crash or an outage can make an
-  instance read lines again, never skip one;
+- this instance's own part of the state (:data:`~iotwx_watch.state.parts.LOCAL_FIELDS`:
+  its read positions, read problems, unread records, service problems and notifications)
+  in ``<state_file stem>.local.json``. It is written after the results it led to are in
+  Redis, so a crash or an outage can make an instance read lines again, never skip one;
 - with ``state_mirror = true``, a read-only copy of the whole document at ``state_file``,
   for scripts that read the state file.
 """
@@ -27,6 +27,7 @@ from iotwx_watch.config import Config
 from iotwx_watch.errors import StateError, StateWriteError
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.model import AuthCodeEntry, State, TokenEntry, snapshot
+from iotwx_watch.state.parts import local_part, take_local
 from iotwx_watch.state.store import StateStore
 
 if TYPE_CHECKING:
@@ -84,20 +85,20 @@ class FileBackend:
         return None
 
 
-def positions_path(state_file: str) -> Path:
-    """Where a Redis-backed instance keeps its read positions: next to ``state_file``."""
+def local_path(state_file: str) -> Path:
+    """Where a Redis-backed instance keeps its own part of the state: next to ``state_file``."""
     path = Path(state_file)
-    return path.with_name(f"{path.stem}.positions.json")
+    return path.with_name(f"{path.stem}.local.json")
 
 
 class SharedBackend:
-    """Redis for the document; the lock, the positions and the mirror on this host."""
+    """Redis for the document; the lock, this instance's own part and the mirror on the host."""
 
     def __init__(self, config: Config, redis: RedisStore, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self._files = StateStore(config.state_file, clock=clock)
-        self.positions = StateStore(positions_path(config.state_file), clock=clock)
+        self.local = StateStore(local_path(config.state_file), clock=clock)
         self.mirror = self._files if config.state_mirror else None
         self._mirrored: bytes | None = None
 
@@ -110,14 +111,14 @@ class SharedBackend:
 
     def load(self) -> State:
         state = self.redis.load()
-        local = self.positions.load()
-        state.sources, state.source_errors = local.sources, local.source_errors
+        take_local(state, self.local.load())
         return state
 
     def save(self, state: State) -> None:
-        """Redis first, then the positions: a position never runs ahead of its results."""
+        """Redis first, then this instance's part: a read position never runs ahead of the
+        results it led to."""
         self.redis.save(state)
-        self.positions.save(State(sources=state.sources, source_errors=state.source_errors))
+        self.local.save(local_part(state))
         self._write_mirror(state)
 
     def refresh(self, state: State) -> bool:
@@ -180,7 +181,7 @@ def open_backend(config: Config, *, secrets: SecretRegistry | None = None,
 
 def read_state(config: Config, *, secrets: SecretRegistry | None = None) -> State:
     """The deployment's document as `status` and `state export` show it: with Redis, plus
-    this host's read positions. Anything that stops the read is a StateError (exit 2)."""
+    this instance's own part. Anything that stops the read is a StateError (exit 2)."""
     backend = open_backend(config, secrets=secrets)
     try:
         return backend.load()

@@ -10,15 +10,21 @@ entries, and each part is one JSON blob written by the codec:
 - ``rest``: what is left of the document, and of each suite: scalars, unknown keys and
   any other field a later model adds. ``updated_at`` travels on its own.
 
-A new model field therefore rides along without a line here. ``sources`` and
-``source_errors`` describe this host's files: they are :data:`LOCAL_FIELDS`, kept by each
-instance and never shared. :data:`COUNTED` names the objects whose entries several
-instances add to at once (sightings): their counts add up and their first/last times
-widen instead of the last writer winning.
+A new model field therefore rides along without a line here. What describes this host
+and this process is :data:`LOCAL_FIELDS`, kept by each instance beside its state file and
+never shared: its read positions and read problems (``sources``, ``source_errors``), the
+records it could not read (``missed_records``: to read them again from its own files),
+its service problems (``service_errors``), and its notifications' conditions and outbox
+(``notifications``: each instance delivers what it queued, so no message is sent by two).
+
+:data:`COUNTED` names the objects whose entries several instances add to at once
+(sightings): their counts add up and their first/last times widen instead of the last
+writer winning.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -28,7 +34,8 @@ import msgspec
 from iotwx_watch.state.codec import ShapeError, decode_entry, encode_entry, plan
 from iotwx_watch.state.model import SCHEMA_VERSION, State, SuiteState
 
-LOCAL_FIELDS = frozenset({"sources", "source_errors"})
+LOCAL_FIELDS = frozenset(
+    {"sources", "source_errors", "missed_records", "service_errors", "notifications"})
 
 
 class Counted(NamedTuple):
@@ -105,7 +112,7 @@ def _emptied(obj: Any, c: Cut, **also: Any) -> Any:
 
 
 def _fresh(default: Any) -> Any:
-    return type(default)() if isinstance(default, dict | list) else default
+    return copy.deepcopy(default)
 
 
 def split(state: State) -> dict[Part, bytes]:
@@ -130,6 +137,17 @@ def _pieces(owner: Any, suite_id: str, c: Cut) -> Iterator[tuple[Part, Any]]:
     for name in c.entries:
         for key, value in getattr(owner, name).items():
             yield Part("entry", suite_id, name, key), value
+
+
+def local_part(state: State) -> State:
+    """This instance's own fields as a document of their own (everything else empty)."""
+    return State(**{name: getattr(state, name) for name in LOCAL_FIELDS})
+
+
+def take_local(state: State, local: State) -> None:
+    """Put this instance's own fields, read from its file, into ``state``."""
+    for name in LOCAL_FIELDS:
+        setattr(state, name, getattr(local, name))
 
 
 def entry_class(part: Part) -> type[Any]:

@@ -4,9 +4,10 @@ moved between a state file and Redis (either way) without loss.
 A place is a Redis URL (redis://, rediss://, unix://; the prefix and password are the
 config's) or a file path. A migration reads the whole document from the source, refuses a
 target that already holds one (unless asked to replace it), writes it, reads it back and
-compares: what the source held, the target holds. Read positions are this host's: a file
-keeps them in ``sources``; with Redis they live in this host's positions file
-(:func:`~iotwx_watch.state.backend.positions_path`), so an instance resumes where it was.
+compares: what the source held, the target holds. Read positions (and the rest of an
+instance's own part, :data:`~iotwx_watch.state.parts.LOCAL_FIELDS`) are this host's: a file
+keeps them in the document; with Redis they live in this host's local file
+(:func:`~iotwx_watch.state.backend.local_path`), so an instance resumes where it was.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from urllib.parse import urlsplit
 from iotwx_watch.config import STATE_SCHEMES, Config
 from iotwx_watch.errors import StateError, StateWriteError
 from iotwx_watch.log import SecretRegistry
-from iotwx_watch.state.backend import positions_path, read_state, redis_store
+from iotwx_watch.state.backend import local_path, read_state, redis_store
 from iotwx_watch.state.model import State
+from iotwx_watch.state.parts import local_part, take_local
 from iotwx_watch.state.store import StateStore
 
 
@@ -90,8 +92,7 @@ def _read(config: Config, place: str, secrets: SecretRegistry | None) -> State:
         raise StateError(str(exc)) from exc
     finally:
         store.close()
-    local = StateStore(positions_path(config.state_file)).load()
-    state.sources, state.source_errors = local.sources, local.source_errors
+    take_local(state, StateStore(local_path(config.state_file)).load())
     return state
 
 
@@ -115,8 +116,7 @@ def _write(config: Config, place: str, state: State, *, replace: bool,
         raise StateError(str(exc)) from exc
     finally:
         store.close()
-    positions = StateStore(positions_path(config.state_file))
-    positions.save(State(sources=state.sources, source_errors=state.source_errors))
+    StateStore(local_path(config.state_file)).save(local_part(state))
 
 
 def _comparable(state: State) -> dict[str, Any]:

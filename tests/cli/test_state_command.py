@@ -88,3 +88,55 @@ def test_status_and_export_with_redis_down_exit_2(workdir: Workdir,
         assert 2 == done.returncode, done.stdout + done.stderr
         assert f"cannot use Redis {redis_server.url}" in done.stderr
         assert PASSWORD not in done.stdout + done.stderr
+
+
+def everything_in(server: RedisServer) -> str:
+    """Every key and value Redis holds, as text (strings, hashes, sets)."""
+    client = server.client()
+    found: list[bytes | str] = []
+    for key in client.scan_iter(match="*"):
+        kind = client.type(key)
+        found.append(key)
+        if kind == b"string":
+            found.append(client.get(key) or b"")
+        elif kind == b"hash":
+            for name, value in client.hgetall(key).items():
+                found += [name, value]
+        elif kind == b"set":
+            found += list(client.smembers(key))
+    return "\n".join(x.decode() if isinstance(x, bytes) else x for x in found)
+
+
+def with_local_parts() -> bytes:
+    """The fixture plus what belongs to one instance: notifications, a service problem and
+    a record it could not read."""
+    doc = json.loads(previous_bytes())
+    doc["notifications"] = {"outbox": {"7": {
+        "sink": "oncall", "kind": "ticket_stale", "key": "ticket:dk1", "severity": "warn",
+        "title": "stale", "created_at": "2026-11-28T13:00:00Z",
+        "expires_at": "2026-11-29T13:00:00Z"}}, "seq": 7}
+    doc["service_errors"] = {"metrics_listen": {"error": "port in use",
+                                                "since": "2026-11-28T13:00:00Z"}}
+    doc["missed_records"] = {"/logs/receive.log:10": {
+        "path": "/logs/receive.log", "offset": 10, "kind": "callback", "reason": "no_fields",
+        "excerpt": "<xml>…", "first_seen": "2026-11-28T13:00:00Z"}}
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def test_an_instances_own_part_stays_on_its_host(workdir: Workdir, redis_server: RedisServer,
+                                                 tmp_path: Path) -> None:
+    """Notifications, service problems and unread records (like read positions) go to this
+    host's local file, not to Redis, and come back with the rest on the way back."""
+    document = with_local_parts()
+    workdir.state_file.parent.mkdir(parents=True)
+    workdir.state_file.write_bytes(document)
+    redis_config(workdir, redis_server)
+    assert 0 == workdir.run("state", "migrate", str(workdir.state_file),
+                            redis_server.url).returncode
+    in_redis = everything_in(redis_server)
+    assert "pc-secret-0001" in in_redis  # the probe can fail: the shared parts are there
+    for own in ("port in use", "ticket_stale", "no_fields", "mtime_ns"):
+        assert own not in in_redis
+    back = tmp_path / "back.json"
+    assert 0 == workdir.run("state", "migrate", redis_server.url, str(back)).returncode
+    assert without_save_time(document) == without_save_time(back.read_bytes())

@@ -12,7 +12,7 @@ from typing import Any
 from iotwx_watch.config import Config, load_config
 from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.sim.server import WeComSimulator
-from iotwx_watch.state.backend import positions_path, read_state
+from iotwx_watch.state.backend import local_path, read_state
 from iotwx_watch.state.model import AuthCodeEntry, State
 from tests.conftest import SUITE_A, Workdir, wait_for
 from tests.redis_server import PASSWORD, RedisServer
@@ -84,7 +84,7 @@ class Fleet:
         was handled and its results are in Redis (positions are written after them)."""
         for name in names or tuple(self.works):
             work = self.works[name]
-            path = positions_path(str(work.state_file))
+            path = local_path(str(work.state_file))
             if not path.exists():
                 return False
             sources = json.loads(path.read_text())["sources"]

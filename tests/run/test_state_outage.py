@@ -11,7 +11,7 @@ from pathlib import Path
 from iotwx_watch.config import load_config
 from iotwx_watch.run.daemon import make_client, make_runner
 from iotwx_watch.run.hooks import hooks_for
-from iotwx_watch.state.backend import positions_path, read_state
+from iotwx_watch.state.backend import local_path, read_state
 from tests.conftest import Workdir, blocked_record
 from tests.redis_server import PASSWORD, RedisServer
 from tests.report.receiver import Receiver
@@ -26,8 +26,8 @@ class Clock:
 
 
 def saved_offset(work: Workdir) -> int:
-    """The policy log's position in this host's positions file (0 when none yet)."""
-    path = positions_path(str(work.state_file))
+    """The policy log's position in this host's local file (0 when none yet)."""
+    path = local_path(str(work.state_file))
     if not path.exists():
         return 0
     sources = json.loads(path.read_text())["sources"]
