@@ -65,6 +65,13 @@ def check_config(obj: CliContext) -> None:
     config = obj.load_config(require_sources=True)
     click.echo(f"config: {config.path}")
     click.echo(f"state_file: {config.state_file}")
+    if config.uses_redis:  # the URL holds no password (the config refuses one)
+        from iotwx_watch.state.backend import instance_name
+
+        password = "password: given" if config.redis.password else "no password"
+        click.echo(f"state: {config.state} (prefix {config.redis.prefix}, instance "
+                   f"{instance_name(config)}, {password}"
+                   f"{', mirror at state_file' if config.state_mirror else ''})")
     for suite in config.suites:
         parts = [
             "secret: yes" if suite.suite_secret else "secret: MISSING",

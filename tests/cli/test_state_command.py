@@ -140,3 +140,17 @@ def test_an_instances_own_part_stays_on_its_host(workdir: Workdir, redis_server:
     back = tmp_path / "back.json"
     assert 0 == workdir.run("state", "migrate", redis_server.url, str(back)).returncode
     assert without_save_time(document) == without_save_time(back.read_bytes())
+
+
+def test_check_config_names_the_redis_state_never_its_password(
+    workdir: Workdir, redis_server: RedisServer
+) -> None:
+    """check-config shows the URL, prefix and instance, says a password is given, and
+    never shows it; it connects to nothing (Redis may be down)."""
+    redis_config(workdir, redis_server, 'state_mirror = true\n\n[redis]\ninstance = "cb-9"\n')
+    redis_server.stop()
+    done = workdir.run("check-config")
+    assert 0 == done.returncode, done.stderr
+    assert (f"state: {redis_server.url} (prefix iotwx-watch, instance cb-9, password: given, "
+            "mirror at state_file)") in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
