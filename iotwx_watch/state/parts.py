@@ -139,6 +139,15 @@ def _pieces(owner: Any, suite_id: str, c: Cut) -> Iterator[tuple[Part, Any]]:
             yield Part("entry", suite_id, name, key), value
 
 
+def keeps_mine(part: Part, mine: Any, theirs: Any) -> bool:
+    """Whether a write Redis refused (another instance wrote the entry since) must be made
+    again over it: a corp whose Secret this instance obtained after the one Redis holds.
+    A Secret WeCom handed out is never dropped for a concurrent change of the same corp."""
+    if part.kind != "entry" or part.field != "corps" or theirs is None:
+        return False
+    return bool((mine.obtained_at or 0.0) > (theirs.obtained_at or 0.0))
+
+
 def local_part(state: State) -> State:
     """This instance's own fields as a document of their own (everything else empty)."""
     return State(**{name: getattr(state, name) for name in LOCAL_FIELDS})

@@ -28,7 +28,8 @@ The fencing token of a claim is the entry's version: the claim is accepted only 
 version this instance last read (so only while the entry is ``pending`` and nobody else
 wrote it), and every later write of the entry needs the version the writer last saw, so
 an instance that stalled past its lease cannot overwrite what another instance recorded
-after it took the claim over.
+after it took the claim over. (A corp is the one entry written again over a refusal, when
+this instance holds a Secret obtained later than Redis' one: ``parts.keeps_mine``.)
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ and the file backend never load it. No password is ever in a message: the URL ho
 from __future__ import annotations
 
 import contextlib
+import copy
 import secrets as token_source
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from iotwx_watch.errors import StateError, StateWriteError
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.codec import ShapeError, format_time, parse_time
 from iotwx_watch.state.model import AuthCodeEntry, State, SuiteState, TokenEntry
-from iotwx_watch.state.parts import Cut, Part, counted, cut, with_tally
+from iotwx_watch.state.parts import Cut, Part, counted, cut, keeps_mine, place, with_tally
 from iotwx_watch.state.redis_layout import (
     CAS_ENTRY,
     LAYOUT,
@@ -93,6 +94,7 @@ class RedisStore:
         self._client: redis.Redis | None = None
         self._scripts: dict[str, Any] = {}
         self._decoded: dict[Part, tuple[bytes, tuple[Any, bytes | None]]] = {}
+        self._again = False  # a refused write that must win was put back (see save)
 
     # -- connection ----------------------------------------------------------------------
     def _redis(self) -> redis.Redis:
@@ -214,6 +216,8 @@ class RedisStore:
                        for part, read in found.items()}
         except ShapeError as exc:
             raise StateError(f"Redis {self.where}: {exc}; not overwriting it") from exc
+        for gone in set(self._decoded) - set(found):
+            del self._decoded[gone]
         stamp = None if updated_at is None else parse_time(updated_at.decode())
         return (int(rev) if rev is not None else None), stamp, remotes
 
@@ -254,8 +258,14 @@ class RedisStore:
 
     # -- writing ------------------------------------------------------------------------
     def save(self, state: State) -> None:
-        """Write every part this instance changed, each by its rule, in one transaction."""
-        self._push(state, self._book.changes(state))
+        """Write every part this instance changed, each by its rule, in one transaction (a
+        refused part that must still win is written again over what was read: bounded)."""
+        self._again = False
+        for _ in range(3):
+            self._push(state, self._book.changes(state))
+            if not self._again:
+                return
+            self._again = False
 
     def _push(self, state: State, changes: list[tuple[Part, bytes | None]],
               claim: str = "-") -> list[bool]:
@@ -343,10 +353,14 @@ class RedisStore:
                 held = self._book.claims.get((part.suite, part.key))
             self._book.record(part, remote_of(part, blob, version=int(reply[1]), claim=held))
             return True
-        self._book.adopt(state, part, remote_of(
-            part, reply[2], version=int(reply[1]), claim=claim_of(reply[3])))
+        mine = copy.deepcopy(_local(state, part))
+        theirs = remote_of(part, reply[2], version=int(reply[1]), claim=claim_of(reply[3]))
+        self._book.adopt(state, part, theirs)
         log.info("state.write_refused", part=part.where(), version=int(reply[1]),
                  reason="written by another instance since this one read it")
+        if mine is not None and keeps_mine(part, mine, theirs.value):
+            place(state, part, mine)  # over the version just read, at the next round
+            self._again = True
         return False
 
     # -- the engine's SharedLedger -------------------------------------------------------

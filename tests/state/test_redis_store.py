@@ -16,6 +16,7 @@ from iotwx_watch.log import SecretRegistry
 from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
+    CorpEntry,
     State,
     TicketEntry,
     TokenEntry,
@@ -384,3 +385,25 @@ def test_a_waiter_takes_the_token_the_lock_holder_stored(server: RedisServer, pr
 
     got = b.refreshing_token(SUITE, fetch, usable=lambda t: t.value != "refused")
     assert ("fresh", []) == (got, fetched)
+
+
+def test_a_secret_obtained_later_survives_a_concurrent_change_of_its_corp(
+    server: RedisServer, prefix: str
+) -> None:
+    """B refreshes the corp's name while A, not yet aware, stores the corp's new Secret:
+    A's write is refused at first, then made again over B's (the newer Secret wins)."""
+    clock = Clock()
+    a, b = store(server, prefix, "a", clock), store(server, prefix, "b", clock)
+    state_a = a.load()
+    state_a.suite(SUITE).corps["ww1"] = CorpEntry("Old name", 1000002, "secret-0",
+                                                 obtained_at=T0)
+    a.save(state_a)
+    state_b = b.load()
+    state_b.suite(SUITE).corps["ww1"].corp_name = "New name"
+    b.save(state_b)
+    corp = state_a.suite(SUITE).corps["ww1"]
+    corp.permanent_code, corp.obtained_at = "secret-1", T0 + 10
+    a.save(state_a)
+    stored = store(server, prefix, "c").load().suite(SUITE).corps["ww1"]
+    assert ("secret-1", T0 + 10) == (stored.permanent_code, stored.obtained_at)
+    assert "secret-1" == state_a.suite(SUITE).corps["ww1"].permanent_code
