@@ -21,7 +21,7 @@ import pytest
 from iotwx_watch.config import Config, load_config, parse_config
 from iotwx_watch.events import event_to_json
 from iotwx_watch.extract import ExtractorKind
-from iotwx_watch.extract.files import iter_file_events
+from iotwx_watch.run.reader import iter_file_events
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "iotwx_watch"

@@ -67,11 +67,15 @@ def once(obj: CliContext) -> None:
     """
     from iotwx_watch.run.daemon import catch_up
     from iotwx_watch.run.hooks import hooks_for
+    from iotwx_watch.run.progress import progress_for
+    from iotwx_watch.run.reader import tune_allocator
 
     config = obj.load_config(require_sources=True)
     observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
+    tune_allocator()
     try:
-        summary = catch_up(config, observers, secrets=obj.secrets)
+        summary = catch_up(config, observers, secrets=obj.secrets,
+                           progress=progress_for(sys.stderr, os.environ))
     finally:
         observers.close()
     if obj.human:  # journald and pipes have the daemon.once_done line instead
@@ -100,10 +104,13 @@ def run(obj: CliContext) -> None:
     """
     from iotwx_watch.run.daemon import run_forever
     from iotwx_watch.run.hooks import hooks_for
+    from iotwx_watch.run.progress import progress_for
+    from iotwx_watch.run.reader import tune_allocator
     from iotwx_watch.run.sdnotify import SystemdNotifier
 
     config = obj.load_config(require_sources=True)
     observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
+    tune_allocator()
     try:
         code = run_forever(
             config,
@@ -111,6 +118,7 @@ def run(obj: CliContext) -> None:
             reload_config=lambda: obj.reload_config(require_sources=True),
             notifier=SystemdNotifier.from_environ(os.environ),
             secrets=obj.secrets,
+            progress=progress_for(sys.stderr, os.environ),
         )
     finally:
         observers.close()

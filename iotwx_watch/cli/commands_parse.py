@@ -1,6 +1,7 @@
 """`parse`: a dry run of the extractors over whole files (no HTTP, no state).
 
-Runs the same extractor as the daemon (via :func:`iter_file_events`), prints each
+Reads each file as the daemon does (:func:`iotwx_watch.run.reader.iter_file_events`:
+the same follower, bounded reads, the same extractor), prints each
 event as one JSON object per line on stdout (docs/architecture.md) and, with
 ``--stats``, the counters on stderr, the way ``fail2ban-regex`` shows what a filter
 would match; ``--unmatched`` adds the records that looked like a callback or a 60020
@@ -24,7 +25,7 @@ from iotwx_watch.config import Config
 from iotwx_watch.errors import SourceError
 from iotwx_watch.events import UnrecognizedRecord, event_to_json
 from iotwx_watch.extract import EXTRACTOR_KINDS, ExtractorKind
-from iotwx_watch.extract.files import iter_file_events
+from iotwx_watch.run.reader import iter_file_events, tune_allocator
 
 
 def _check_readable(path: str) -> None:
@@ -103,6 +104,7 @@ def parse(
         obj.configure_logging(to_stderr=True)
     for path in files:
         _check_readable(path)
+    tune_allocator()
     out = sys.stdout
     try:
         for path in files:

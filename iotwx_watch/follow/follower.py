@@ -33,10 +33,13 @@ from iotwx_watch.follow.openfile import Budget, OpenFile, Output
 from iotwx_watch.follow.siblings import list_siblings, newer_than
 from iotwx_watch.log import get_logger
 
-__all__ = ["Chunk", "Cursor", "FileId", "Follower"]
+__all__ = ["READ_BYTES", "Chunk", "Cursor", "FileId", "Follower"]
 
 _log = get_logger("follow")
 _FINISHED_MEMORY = 64
+# One read: big enough that per-read Python costs vanish (about a thousand reads per GB),
+# small enough to stay in the CPU's cache while framing and extraction pass over it.
+READ_BYTES = 1 << 20
 
 
 class Follower(FileOpener):
@@ -50,12 +53,15 @@ class Follower(FileOpener):
         start: Literal["beginning", "end"] = "beginning",
         rotated_glob: str | None = None,
         rotate_wait_s: float = 30.0,
-        max_read_bytes: int = 8 << 20,
+        max_read_bytes: int = READ_BYTES,
         clock: Callable[[], float] = time.monotonic,
         rotate_settle_s: float = 1.0,
+        whole_file: bool = False,
     ) -> None:
+        """``whole_file``: read the file at ``path`` once, from its beginning to its end,
+        unfinished last line included, as a rotated file is let go (`parse`)."""
         super().__init__(path, cursor=cursor, start=start, rotated_glob=rotated_glob,
-                         max_read_bytes=max_read_bytes, clock=clock)
+                         max_read_bytes=max_read_bytes, clock=clock, whole_file=whole_file)
         self._rotate_wait_s = rotate_wait_s
         self._settle_s = min(rotate_settle_s, rotate_wait_s)
         self._snapshot_mode = False
@@ -109,6 +115,21 @@ class Follower(FileOpener):
             if self._cur is not None:
                 self.read_problem = None
         return out.chunks
+
+    def backlog(self) -> int:
+        """Bytes known to be waiting: the open files' sizes (up to a snapshot) past their
+        positions. For progress reports; a file not opened yet counts once it is."""
+        waiting = 0
+        for of in [self._cur, *self._queue]:
+            if of is None:
+                continue
+            try:
+                size = os.fstat(of.fd).st_size
+            except OSError:
+                continue
+            end = size if of.snapshot is None else min(size, of.snapshot)
+            waiting += max(0, end - of.pos)
+        return waiting
 
     def cursor_at(self, offset: int) -> Cursor | None:
         """A cursor for the current file at ``offset`` (≤ what was read), hashed by pread.

@@ -33,6 +33,7 @@ class FileOpener:
         rotated_glob: str | None,
         max_read_bytes: int,
         clock: Callable[[], float],
+        whole_file: bool = False,
     ) -> None:
         if max_read_bytes < 1:
             raise ValueError("max_read_bytes must be positive")
@@ -47,6 +48,7 @@ class FileOpener:
         self._queue: list[OpenFile] = []  # rotated files found in between, to read next
         self._finished: dict[FileId, tuple[int, int]] = {}
         self._first_open = True
+        self._whole = whole_file
         self._waiting_logged = False
         # Why the log cannot be read right now (not a missing file): "<strerror>", errno.
         self.read_problem: tuple[str, int | None] | None = None
@@ -57,8 +59,12 @@ class FileOpener:
             self._cur = self._queue.pop(0)
             return True
         first, self._first_open = self._first_open, False
+        if self._whole and not first:
+            return False  # read once, let go at its end
         cursor, self._cursor = self._cursor, None
         of = self._open_path()
+        if self._whole and of is not None:
+            of.rotated = of.downtime = True
         if cursor is not None:
             return self._resume(cursor, of)
         if of is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from iotwx_watch.config import Config
 from iotwx_watch.engine.outcomes import Outcome
@@ -27,11 +28,13 @@ from iotwx_watch.report.health import assess_deployment
 from iotwx_watch.report.verdict import headline
 from iotwx_watch.run import handoff
 from iotwx_watch.run.hooks import BatchHooks
-from iotwx_watch.run.runner import Runner
+from iotwx_watch.run.runner import Progress, Runner
 from iotwx_watch.run.sdnotify import SystemdNotifier
 from iotwx_watch.run.signals import SignalFlags
-from iotwx_watch.run.wakeup import Wakeup
 from iotwx_watch.wecom import WeComClient
+
+if TYPE_CHECKING:
+    from iotwx_watch.run.wakeup import Wakeup
 
 log = get_logger("daemon")
 
@@ -120,9 +123,11 @@ def run_once(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     secrets: SecretRegistry | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """:func:`catch_up`, for callers that only need the exit code."""
-    return catch_up(config, observers, clock=clock, sleep=sleep, secrets=secrets).exit_code
+    return catch_up(config, observers, clock=clock, sleep=sleep, secrets=secrets,
+                    progress=progress).exit_code
 
 
 def catch_up(
@@ -133,6 +138,7 @@ def catch_up(
     sleep: Callable[[float], None] = time.sleep,
     secrets: SecretRegistry | None = None,
     flush_s: float = ONCE_FLUSH_S,
+    progress: Progress | None = None,
 ) -> OnceSummary:
     """Catch up from the saved cursors, act, save, and say what was done.
 
@@ -153,7 +159,7 @@ def catch_up(
         make_client(config, on_call=observers.on_call, secrets=secrets) as client,
         make_runner(config, client, observers, clock=clock, on_outcome=on_outcome) as runner,
     ):
-        summary.events = runner.batch(limit_to_snapshot=True)
+        summary.events = runner.catch_up(limit_to_snapshot=True, progress=progress)
         handoff.serve(runner, now=clock())
         _work_until(runner, clock() + ONCE_RETRY_HORIZON_S, clock=clock, sleep=sleep)
         observers.flush(runner, flush_s)
@@ -219,12 +225,15 @@ def run_forever(
     reload_config: Callable[[], Config],
     notifier: SystemdNotifier | None = None,
     secrets: SecretRegistry | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """The daemon loop. Returns 0 after SIGTERM/SIGINT with the state saved.
 
     ``notifier`` talks to systemd (the CLI builds it from the environment); without
-    one nothing is sent.
+    one nothing is sent. ``progress`` is shown during the first catch-up.
     """
+    from iotwx_watch.run.wakeup import Wakeup  # watchdog: only the daemon needs it
+
     notifier = notifier or SystemdNotifier(None)
     wakeup = Wakeup(
         [source.path for source in config.sources],
@@ -240,7 +249,7 @@ def run_forever(
         wakeup.start()  # before the catch-up read, so nothing appended meanwhile is missed
         note = _LoopNote(config)
         try:
-            runner.batch()
+            runner.catch_up(limit_to_snapshot=False, progress=progress)
             notifier.ready()
             notifier.status(status_line(runner))
             log.info("daemon.ready", backend=wakeup.backend, sources=len(runner.readers))

@@ -17,10 +17,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iotwx_watch.config import Config, SourceConfig
@@ -29,11 +28,10 @@ from iotwx_watch.engine.ledger_port import SharedLedger
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import WeComApi
 from iotwx_watch.errors import StateWriteError
-from iotwx_watch.events import Event
-from iotwx_watch.extract import Extractor, make_extractor
 from iotwx_watch.follow.follower import Cursor, Follower
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.run.missed import note_files, reread_missed
+from iotwx_watch.run.reader import SourceReader
 from iotwx_watch.state.backend import (
     SharedBackend,
     StateBackend,
@@ -43,6 +41,7 @@ from iotwx_watch.state.backend import (
 from iotwx_watch.state.model import ReadProblem, State, snapshot
 
 log = get_logger("runner")
+_follow_log = get_logger("follow")
 
 CURSOR_SAVE_INTERVAL_S = 5.0
 WRITE_RETRY_BASE_S = 1.0
@@ -62,61 +61,18 @@ class WriteFailure:
 _snapshot = snapshot  # the state without ``updated_at``, sharing nothing with it
 
 
+class Progress(Protocol):
+    """Told after each chunk of a catch-up: bytes read so far, and of how many in all."""
+
+    def update(self, done: int, total: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class BatchHook(Protocol):
     """Told after every batch (metrics, notifications, systemd status); must not raise."""
 
     def after_batch(self, runner: Runner) -> None: ...
-
-
-@dataclass
-class SourceReader:
-    """One configured log: its follower and the extractor for the file being read."""
-
-    config: SourceConfig
-    follower: Follower
-    app_config: Config
-    extractor: Extractor | None = None
-    stats: Counter[str] = field(default_factory=Counter)
-
-    def read(self, *, limit_to_snapshot: bool) -> list[Event]:
-        """Hand every new complete line to the extractor; return the events, in log order."""
-        events: list[Event] = []
-        for chunk in self.follower.read(limit_to_snapshot=limit_to_snapshot):
-            if chunk.new_file or self.extractor is None:
-                self._retire_extractor()
-                self.extractor = make_extractor(
-                    self.config.kind,
-                    path=self.config.path,
-                    config=self.app_config,
-                    max_line_bytes=self.app_config.max_line_bytes,
-                )
-            events.extend(self.extractor.feed(chunk.data, chunk.offset))
-            if chunk.final:
-                events.extend(self.extractor.finish())
-                self._retire_extractor()
-        return events
-
-    def _retire_extractor(self) -> None:
-        if self.extractor is not None:
-            self.stats.update(self.extractor.stats)
-            self.extractor = None
-
-    def extractor_stats(self) -> Counter[str]:
-        """Counters so far, including those of the extractor still in use."""
-        total = Counter(self.stats)
-        if self.extractor is not None:
-            total.update(self.extractor.stats)
-        return total
-
-    def cursor(self) -> Cursor | None:
-        """Where a restart must resume: the extractor's resume point in the current file,
-        or the follower's position when no bytes of it were handed on yet."""
-        if self.extractor is not None:
-            return self.follower.cursor_at(self.extractor.resume_offset)
-        return self.follower.cursor_at(self.follower.position)
-
-    def close(self) -> None:
-        self.follower.close()
 
 
 class Runner:
@@ -150,6 +106,7 @@ class Runner:
         self.readers: list[SourceReader] = []
         self.engine: Engine | None = None
         self.batches = 0
+        self.bytes_read = 0  # by every batch so far, all sources
         self.last_batch_at: float | None = None
         self.last_event_at: float | None = None
         self.write_failure: WriteFailure | None = None
@@ -252,24 +209,37 @@ class Runner:
             raise RuntimeError("Runner.open() was not called")
         return self.engine
 
-    def batch(self, *, limit_to_snapshot: bool = False) -> int:
-        """Read what is new in every source, act on it, save; returns the number of events."""
+    def batch(self, *, limit_to_snapshot: bool = False, progress: Progress | None = None) -> int:
+        """Read what is new in every source, act on it, save; returns the number of events.
+
+        Each source is read one bounded chunk at a time: the chunk's events go to the
+        engine, then the source's cursor moves to the extractor's resume point, so memory
+        does not grow with the backlog and a crash in a long catch-up resumes from the last
+        save (written by the engine around each WeCom call, and every few seconds by
+        :meth:`checkpoint`) without skipping a record or redeeming a code twice.
+        """
         engine = self.active_engine
         arrived = self._refresh()
         if self.ledger is not None:
             engine.ticket_waits_over()
         count = 0
-        for reader in self.readers:
-            events = reader.read(limit_to_snapshot=limit_to_snapshot)
-            if events:
-                engine.handle(events)
-                count += len(events)
-            cursor = reader.cursor()
-            if cursor is not None:
-                self.state.sources[reader.config.path] = cursor.to_json()
-                if self.state.missed_records:
-                    note_files(self.state, reader.config.path, cursor.dev, cursor.inode)
+        done = 0
+        for index, reader in enumerate(self.readers):
+            before = reader.follower.stats["bytes_read"]
+            for events in reader.chunks(limit_to_snapshot=limit_to_snapshot):
+                if events:
+                    engine.handle(events)
+                    count += len(events)
+                self._keep_cursor(reader)
+                self.checkpoint(acted=False)  # a long catch-up saves its progress now and then
+                if progress is not None:
+                    read = done + reader.follower.stats["bytes_read"] - before
+                    left = sum(r.follower.backlog() for r in self.readers[index:])
+                    progress.update(read, read + left)
+            done += reader.follower.stats["bytes_read"] - before
+            self._keep_cursor(reader)
             self._note_read_problem(reader)
+        self.bytes_read += done
         attempts = engine.tick()
         self.checkpoint(acted=count > 0 or attempts > 0 or arrived)
         self.batches += 1
@@ -299,6 +269,29 @@ class Runner:
         except StateWriteError as exc:
             self._write_failed(str(exc), self.clock())
             return False
+
+    def catch_up(self, *, limit_to_snapshot: bool, progress: Progress | None = None) -> int:
+        """The first batch (the backlog since the saved cursors), with one
+        ``follow.catch_up`` line saying how much was read and how fast."""
+        started, before = time.monotonic(), self.bytes_read
+        try:
+            count = self.batch(limit_to_snapshot=limit_to_snapshot, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        seconds = time.monotonic() - started
+        read = self.bytes_read - before
+        _follow_log.info("follow.catch_up", bytes=read, seconds=round(seconds, 3),
+                         mb_per_s=round(read / 1e6 / seconds, 1) if seconds > 0 else None,
+                         events=count, sources=len(self.readers))
+        return count
+
+    def _keep_cursor(self, reader: SourceReader) -> None:
+        cursor = reader.cursor()
+        if cursor is not None:
+            self.state.sources[reader.config.path] = cursor.to_json()
+            if self.state.missed_records:
+                note_files(self.state, reader.config.path, cursor.dev, cursor.inode)
 
     def _note_read_problem(self, reader: SourceReader) -> None:
         """Keep in the state why a log cannot be read (e.g. permissions), for `status`,

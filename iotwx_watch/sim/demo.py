@@ -22,10 +22,10 @@ from iotwx_watch import bundled
 from iotwx_watch.config import Config, parse_config
 from iotwx_watch.errors import ConfigError
 from iotwx_watch.events import AuthChange, AuthCode, SuiteTicket
-from iotwx_watch.extract.files import iter_file_events
 from iotwx_watch.report.health import HealthReport, assess_deployment
 from iotwx_watch.run.daemon import run_once
 from iotwx_watch.run.hooks import BatchHooks
+from iotwx_watch.run.reader import iter_file_events
 from iotwx_watch.sim.server import WeComSimulator
 from iotwx_watch.state.store import StateStore
 

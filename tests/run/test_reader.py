@@ -9,7 +9,7 @@ import pytest
 
 from iotwx_watch.errors import SourceError
 from iotwx_watch.events import SourcePosition, SuiteTicket
-from iotwx_watch.extract.files import iter_file_events
+from iotwx_watch.run.reader import iter_file_events
 
 TICKET = (
     b"<xml><SuiteId>dk7f3a9c2b41e05d68</SuiteId>\n<InfoType>suite_ticket</InfoType>\n"
