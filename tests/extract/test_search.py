@@ -62,15 +62,13 @@ def test_common_anchors_fall_back_to_plain_search() -> None:
 
 
 def test_an_anchor_turning_common_midway() -> None:
-    """A rare anchor that floods later in the chunk loses and repeats no hit, and makes
-    the next chunk choose its anchors again."""
+    """A rare anchor that floods later in the chunk loses and repeats no hit."""
     quiet = noise(7, b"abcdefgh \n", 100_000)
     data = quiet + b"yyyyyyyyy InfoType " * 20_000 + quiet + b"Encrypt"
     triggers = Triggers(NEEDLES)
     hits(triggers, quiet * 2)  # anchors chosen on quiet data: "y" is rare there
     assert not triggers.stale
     assert plain(data, NEEDLES) == hits(triggers, data)
-    assert triggers.stale
 
 
 @pytest.mark.parametrize(("lo", "hi", "expected"), [(70_000, 70_008, [70_000]),
