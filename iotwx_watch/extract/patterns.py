@@ -7,18 +7,20 @@ the fields: for ``callback`` patterns ``suite_id``, ``info_type`` (or the patter
 (or ``auth_corpid``), ``state``; for ``policy_engine`` patterns ``ip``, ``hint``,
 ``corpid``, ``errcode``. The values are validated exactly like the built-ins'. A
 pattern sees the lines of one read at a time, so a pattern spanning several lines
-can miss a record split between two reads. Events that a built-in already reported
-for the same line are not reported twice. A match whose values cannot become an event
-is reported as an :class:`~iotwx_watch.events.UnrecognizedRecord` (the operator said
-it is a record), except for an InfoType we do not handle, a masked value or another
-errcode.
+can miss a record split between two reads. A pattern holding a literal of three bytes
+or more is run only on the lines holding it (or, if it can match a newline, only on
+reads holding it); one without runs over every read (:mod:`.prefilter`). Events that a
+built-in already reported for the same line are not reported twice. A match whose values
+cannot become an event is reported as an :class:`~iotwx_watch.events.UnrecognizedRecord`
+(the operator said it is a record), except for an InfoType we do not handle, a masked
+value or another errcode.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from iotwx_watch.config import PatternConfig, SourceKind
 from iotwx_watch.events import BlockedIP, Event, SourcePosition, UnrecognizedRecord
@@ -26,7 +28,9 @@ from iotwx_watch.extract.callback_events import callback_event, outcome_events
 from iotwx_watch.extract.chunks import LineScanner
 from iotwx_watch.extract.mask import excerpt
 from iotwx_watch.extract.policy import BLOCKED_ERRCODE
+from iotwx_watch.extract.prefilter import prefilter
 from iotwx_watch.extract.records import line_end, line_start
+from iotwx_watch.extract.search import Triggers
 from iotwx_watch.extract.text import decode
 from iotwx_watch.extract.validate import check_ip, clean_hint, valid_id
 
@@ -35,6 +39,28 @@ class _Compiled:
     def __init__(self, pattern: PatternConfig) -> None:
         self.regex = re.compile(pattern.regex.encode("utf-8"), re.MULTILINE)
         self.info_type = pattern.info_type
+        self.prefilter = prefilter(self.regex)
+        literal = self.prefilter.literal
+        self.triggers = Triggers((literal,)) if literal is not None else None
+
+    def matches(self, buf: bytes, lo: int, end: int) -> Iterator[re.Match[bytes]]:
+        """The regex's matches in ``buf[lo:end]``, as one pass over it would give them,
+        run only where the literal is (:mod:`.prefilter`)."""
+        if self.triggers is None:
+            yield from self.regex.finditer(buf, lo, end)
+            return
+        finder = self.triggers.finder(buf, lo, end)
+        hit = finder.next(lo)
+        if hit < 0:
+            return
+        if not self.prefilter.one_line:
+            yield from self.regex.finditer(buf, lo, end)
+            return
+        while hit >= 0:  # a match holds the literal and no newline: it is on the hit's line
+            start = line_start(buf, hit, lo)
+            stop = line_end(buf, hit, end)
+            yield from self.regex.finditer(buf, start, stop - 1 if buf[stop - 1] == 10 else stop)
+            hit = finder.next(stop)
 
 
 class PatternScanner(LineScanner):
@@ -62,7 +88,7 @@ class PatternScanner(LineScanner):
     ) -> list[Event]:
         events: list[Event] = []
         for pattern in self._patterns:
-            for match in pattern.regex.finditer(buf, lo, end):
+            for match in pattern.matches(buf, lo, end):
                 start = line_start(buf, match.start())
                 if line_end(buf, match.start(), end) - start > self._max_line:
                     continue  # an over-long line is read by no scanner, however it arrives
