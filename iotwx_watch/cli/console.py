@@ -171,6 +171,9 @@ SENTENCES: dict[str, Sentence] = {
     "follow.possible_gap": (
         "{path} was rotated while stopped and the old file is gone: lines may be missing"
     ),
+    "follow.catch_up": lambda f: (
+        f"caught up: {f['bytes'] / 1e6:,.1f} MB in {f['seconds']:.1f} s, {f['events']} event(s)"
+    ),
     "wakeup.watch_backend": "checking the logs by timer, not inotify ({reason})",
     "wakeup.observer_failed": (
         "file watching failed ({error}); checking every {poll_interval_s}s instead"
