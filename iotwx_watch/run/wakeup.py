@@ -9,7 +9,8 @@ events, NFS / CIFS / container bind mounts.
 
 Backends (``backend`` says which one is in use after any fallback):
 
-* ``inotify``: watchdog's native observer;
+* ``inotify``: :class:`~iotwx_watch.run.inotify.InotifyWatcher` (one thread, events
+  left to merge in the kernel for ``INOTIFY_SETTLE_S`` after each wake-up);
 * ``poll``: watchdog's ``PollingObserver`` (stat of the directories, in a thread);
 * ``timer``: no observer; wake-ups come only from the caller's timer and :meth:`wake`.
 
@@ -25,16 +26,35 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.api import BaseObserver
 
 from iotwx_watch.log import get_logger
 
 _log = get_logger("follow")
 
 WatchMode = Literal["auto", "inotify", "poll", "timer"]
+# After each inotify wake-up, events are left to gather (and merge) this long: a busy log
+# wakes the loop at most ~100 times a second, a quiet one at once.
+INOTIFY_SETTLE_S = 0.01
+
+
+class Observer(Protocol):
+    """What Wakeup uses of an observer: watchdog's, or :class:`InotifyWatcher`."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def schedule(self, event_handler: Any, path: str, *, recursive: bool = False) -> Any: ...
+
+    def unschedule(self, watch: Any) -> None: ...
 
 # Filesystems where changes made elsewhere (another host, the VM host, a container's
 # host) raise no inotify events; "auto" polls there.
@@ -49,6 +69,10 @@ class _Handler(FileSystemEventHandler):
 
     def __init__(self, wakeup: Wakeup) -> None:
         self._wakeup = wakeup
+
+    def on_overflow(self) -> None:
+        """The kernel's queue overflowed: something may have been missed."""
+        self._wakeup.wake()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
@@ -77,8 +101,8 @@ class Wakeup:
         self._poll_interval_s = poll_interval_s
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._observer: BaseObserver | None = None
-        self._watches: dict[str, tuple[ObservedWatch, int]] = {}  # dir -> (watch, inode)
+        self._observer: Observer | None = None
+        self._watches: dict[str, tuple[Any, int]] = {}  # dir -> (watch, inode)
         self._relevant: set[str] = set()
         self._handler = _Handler(self)
         self.backend: str = "timer"
@@ -150,16 +174,16 @@ class Wakeup:
 
     # -- internals ----------------------------------------------------------------
 
-    def _make_observer(self, backend: str) -> BaseObserver:
+    def _make_observer(self, backend: str) -> Observer:
         if self._factory is not None:
             return self._factory(backend)
         if backend == "poll":
             from watchdog.observers.polling import PollingObserver
 
             return PollingObserver(timeout=min(self._poll_interval_s, 1.0))
-        from watchdog.observers.inotify import InotifyObserver
+        from iotwx_watch.run.inotify import InotifyWatcher
 
-        return InotifyObserver()
+        return InotifyWatcher(settle_s=INOTIFY_SETTLE_S)
 
     def _fail(self, exc: BaseException) -> None:
         """One loud line, then timer polling for good."""
