@@ -26,7 +26,15 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from iotwx_watch.follow.cursor import MARKER_BYTES, Cursor, FileId, cursor_for, pread_exact
+from iotwx_watch.follow.cursor import (
+    HEAD_BYTES,
+    MARKER_BYTES,
+    Cursor,
+    FileId,
+    cursor_for,
+    pread_exact,
+    sha256_hex,
+)
 from iotwx_watch.follow.frame import Chunk, frame
 from iotwx_watch.follow.opener import FileOpener
 from iotwx_watch.follow.openfile import Budget, OpenFile, Output
@@ -66,6 +74,9 @@ class Follower(FileOpener):
         self._settle_s = min(rotate_settle_s, rotate_wait_s)
         self._snapshot_mode = False
         self._last_errno: int | None = None
+        # The last read() stopped at the end of the file at the path (nothing queued): a
+        # caller reading in bounded steps need not ask again until the file grows.
+        self.drained = False
 
     # -- public API ---------------------------------------------------------------
 
@@ -91,9 +102,11 @@ class Follower(FileOpener):
             self._snapshot_mode = True
         out = Output()
         budget = Budget(max_bytes)
+        self.drained = False
         try:
             while not budget.exhausted:
                 if self._cur is None and not self._open_next():
+                    self.drained = True
                     break
                 of = self._cur
                 assert of is not None
@@ -101,6 +114,7 @@ class Follower(FileOpener):
                     self._check_path(of)
                 at_end = self._read_file(of, out, budget)
                 if not (of.rotated and at_end and self._may_let_go(of)):
+                    self.drained = at_end and not of.rotated
                     break
                 self._finish(of, out)
         except OSError as exc:  # EIO, ESTALE on NFS...: keep what was read, retry next time
@@ -146,15 +160,29 @@ class Follower(FileOpener):
             return None
         if offset < 0:
             raise ValueError(f"negative offset {offset}")
+        known = of.cursor
+        if known is not None and known.offset == offset:
+            return known  # nothing read since: the same bytes, the same hashes
+        if offset == of.pos and of.head_sha256 is not None and len(of.tail) == min(
+                MARKER_BYTES, offset):
+            # the bytes before the position are in memory, the head is complete and
+            # hashed: a cursor of exactly what was read, without a system call
+            of.cursor = Cursor(of.file.dev, of.file.inode, offset, HEAD_BYTES, of.head_sha256,
+                               sha256_hex(of.tail), of.mtime_ns)
+            return of.cursor
         try:
             self._check_truncated(of)  # never hash bytes that were not the ones read
             if offset > of.pos:
                 self.stats["cursor_clamped"] += 1
                 offset = of.pos
-            return cursor_for(of.fd, offset)
+            cursor = cursor_for(of.fd, offset)
         except OSError:
             self.stats["read_errors"] += 1
             return None
+        if cursor.head_len == HEAD_BYTES:
+            of.head_sha256 = cursor.head_sha256
+        of.cursor = cursor
+        return cursor
 
     def close(self) -> None:
         """Close every file this follower holds open."""
@@ -175,7 +203,7 @@ class Follower(FileOpener):
             self.stats["truncations"] += 1
             _log.warning("follow.truncated", path=self.path, old_offset=of.pos, size=st.st_size)
             of.pos, of.tail, of.at_line_start, of.new_pending = 0, b"", True, True
-            of.snapshot = None
+            of.snapshot = of.head_sha256 = of.cursor = None
         return st
 
     def _check_path(self, of: OpenFile) -> None:
@@ -224,6 +252,7 @@ class Follower(FileOpener):
         return True
 
     def _advance(self, of: OpenFile, buf: bytes, consumed: int) -> None:
+        of.cursor = None
         if consumed >= MARKER_BYTES:
             of.tail = buf[consumed - MARKER_BYTES : consumed]
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iotwx_watch.follow.cursor import FileId
+from iotwx_watch.follow.cursor import Cursor, FileId
 from iotwx_watch.follow.frame import Chunk
 
 
@@ -29,6 +29,8 @@ class OpenFile:
     last_growth: float = 0.0
     snapshot: int | None = None  # read no further (limit_to_snapshot)
     mtime_ns: int = 0
+    head_sha256: str | None = None  # of the first HEAD_BYTES, once the file is that long
+    cursor: Cursor | None = None  # the last cursor taken, until the position moves
 
 
 @dataclass

@@ -60,6 +60,8 @@ class SourceReader:
                     events += self.extractor.finish()
                     self._retire_extractor()
             yield events
+            if self.follower.drained:
+                return
 
     def read(self, *, limit_to_snapshot: bool) -> list[Event]:
         """Everything new at once (for tests and small files): :meth:`chunks`, joined."""
