@@ -47,6 +47,10 @@ STOP_SAVE_S = 10.0
 # Before exiting, sinks get this long to deliver what is due; the rest stays in the outbox.
 ONCE_FLUSH_S = 10.0
 STOP_FLUSH_S = 5.0
+STATUS_INTERVAL_S = 1.0
+# Codes handed over by `redeem` are looked for at most this often (a busy log wakes the
+# loop a hundred times a second; `redeem` waits for its answer anyway).
+HANDOFF_INTERVAL_S = 0.25
 # Settings a reload cannot apply: the client, the exporter and the sinks are built at start.
 RESTART_ONLY = ("wecom", "metrics", "notify", "name", "language", "remind_critical_s",
                 "remind_warn_s")
@@ -218,6 +222,25 @@ class _LoopNote:
     text: str = ""
 
 
+@dataclass
+class _StatusLine:
+    """``STATUS=`` after a batch: at once when events came or the note changed, else at
+    most every STATUS_INTERVAL_S (the verdict reads the whole state; a busy log must not
+    pay for it on every wake-up), and never without a systemd socket."""
+
+    notifier: SystemdNotifier
+    sent_at: float = float("-inf")
+    note: str = ""
+
+    def update(self, runner: Runner, note: str, *, changed: bool) -> None:
+        if not self.notifier.enabled:
+            return
+        now = time.monotonic()
+        if changed or note != self.note or now - self.sent_at >= STATUS_INTERVAL_S:
+            self.notifier.status(status_line(runner, note))
+            self.sent_at, self.note = now, note
+
+
 def run_forever(
     config: Config,
     observers: BatchHooks,
@@ -248,6 +271,8 @@ def run_forever(
     ):
         wakeup.start()  # before the catch-up read, so nothing appended meanwhile is missed
         note = _LoopNote(config)
+        status = _StatusLine(notifier)
+        handoff_due = 0.0
         try:
             runner.catch_up(limit_to_snapshot=False, progress=progress)
             notifier.ready()
@@ -262,11 +287,13 @@ def run_forever(
                 if flags.take_reload():
                     _reload(runner, wakeup, reload_config, notifier, note)
                     config = runner.config
-                runner.batch()
-                if handoff.serve(runner, now=runner.clock()):
-                    runner.batch()  # what the redemption changed reaches hooks at once
+                events = runner.batch()
+                if time.monotonic() >= handoff_due:  # a listdir: not on every wake-up
+                    handoff_due = time.monotonic() + HANDOFF_INTERVAL_S
+                    if handoff.serve(runner, now=runner.clock()):
+                        events += 1 + runner.batch()  # what it changed reaches hooks at once
                 notifier.watchdog()
-                notifier.status(status_line(runner, note.text))
+                status.update(runner, note.text, changed=events > 0)
             observers.flush(runner, STOP_FLUSH_S)
             _flush_before_exit(runner)
         finally:
