@@ -113,12 +113,17 @@ class Engine:
             for entry in suite.auth_codes.values()
         )
 
-    def handle(self, events: Iterable[Event]) -> None:
+    def handle(
+        self, events: Iterable[Event], *, recorded: Callable[[], None] | None = None
+    ) -> None:
         """Record events in log order, then act on what is due.
 
         Codes are attempted once the batch is recorded (so the newest ticket is known),
         except that a cancel/change of authorization first lets earlier codes act:
-        a corp that authorized and then cancelled ends up cancelled.
+        a corp that authorized and then cancelled ends up cancelled. ``recorded`` is
+        called once every event is recorded and before those attempts: the runner moves
+        the source's cursor there, so the claim written before a WeCom call already
+        carries it and no extra write of the whole state follows the call.
         """
         for event in events:
             if isinstance(event, SuiteTicket | AuthCode | AuthChange):
@@ -140,6 +145,8 @@ class Engine:
                                      log=event.source.path if event.source else None)
                 case UnrecognizedRecord():
                     self._on_missed(event)
+        if recorded is not None:
+            recorded()
         self.tick()
 
     def tick(self) -> int:

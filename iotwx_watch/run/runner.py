@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from iotwx_watch.config import Config, SourceConfig
@@ -228,7 +229,7 @@ class Runner:
             before = reader.follower.stats["bytes_read"]
             for events in reader.chunks(limit_to_snapshot=limit_to_snapshot):
                 if events:
-                    engine.handle(events)
+                    engine.handle(events, recorded=partial(self._keep_cursor, reader))
                     count += len(events)
                 self._keep_cursor(reader)
                 self.checkpoint(acted=False)  # a long catch-up saves its progress now and then
