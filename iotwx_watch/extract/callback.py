@@ -36,7 +36,7 @@ from iotwx_watch.extract.records import (
     lines_back,
     marker_line,
 )
-from iotwx_watch.extract.search import Finder, Triggers
+from iotwx_watch.extract.search import Finder, KeyContext, Triggers
 from iotwx_watch.extract.structure import Sweep, group
 from iotwx_watch.extract.text import LineText, decode_lines, line_text
 from iotwx_watch.extract.validate import INFO_TYPES
@@ -49,7 +49,6 @@ RECORD_MAX_BYTES = 64 * 1024  # a multi-line record larger than this is cut here
 CONTEXT_BYTES = 8 * 1024  # at most this much context before a record
 RECORD_REACH = 2048  # of a record's lines, at most this much text around it is looked at
 EXCERPT_LEAD = 120  # an excerpt starts at most this far before its record
-MAX_SKIPPED_PER_LINE = 8  # trigger words passed over on one line before it is read whole
 
 # An InfoType we handle right after its name, in a form no field regex knows.
 _LOOSE = re.compile(
@@ -60,35 +59,13 @@ _LOOSE = re.compile(
 # A trigger word that is a field's name only as a key: AuthCode and Encrypt (an InfoType
 # may also be read loosely, see _LOOSE, so every InfoType hit is read). As a key it has,
 # in every form the field regexes read (also JSON-, HTML- or \u-escaped), one of these
-# bytes just before it or, after at most four blanks, just after it.
-_KEY_ONLY = (b"AuthCode", b"Encrypt")
-_BEFORE_KEY = frozenset(b"<[\"'\\/;(&:cCbB0123456789")
-_AFTER_KEY = frozenset(b">]\"'=:&\\;\r\n")
-_BLANKS = frozenset(b" \t")
-
-
-def may_be_key(buf: bytes, hit: int, end: int) -> bool:
-    """Whether the trigger word at ``hit`` can be a field's key (or a loose InfoType).
-
-    A cheap look at the bytes around the word, so that the noise that names AuthCode in
-    prose (PHP's ``Undefined index: AuthCode in …``) costs no region read. It only ever
-    says no where no field regex and no loose InfoType can match.
-    """
-    for word in _KEY_ONLY:
-        if buf.startswith(word, hit):
-            break
-    else:
-        return True
-    if hit > 0 and buf[hit - 1] in _BEFORE_KEY:
-        return True
-    pos = hit + len(word)
-    stop = min(pos + 5, end)
-    while pos < stop:
-        byte = buf[pos]
-        if byte not in _BLANKS:
-            return byte in _AFTER_KEY
-        pos += 1
-    return True
+# bytes just before it or, after at most four blanks, just after it. So prose that names
+# it (PHP's "Undefined index: AuthCode in …") is no hit and costs no region read.
+KEYS = KeyContext(
+    words=frozenset((b"AuthCode", b"Encrypt")),
+    before=b"<[\"'\\/;(&:cCbB0123456789",
+    after=b">]\"'=:&\\;\r\n",
+)
 
 
 class CallbackScanner:
@@ -100,7 +77,7 @@ class CallbackScanner:
         self._path = path
         self._max_line = max_line_bytes
         self._envelopes = EnvelopeOpener(config)
-        self._triggers = Triggers(TRIGGERS)
+        self._triggers = Triggers(TRIGGERS, KEYS)
         self._scanned = -1  # file offset up to which hits were handled (-1: not started)
         self._floor = 0  # end of the last record read: a record's context stops there
         self._clean = 0  # end of the last region read: a lookback stops there
@@ -125,16 +102,7 @@ class CallbackScanner:
         pending_at: int | None = None
         pos = self._scanned - base
         finder = self._triggers.finder(buf, pos, end)
-        skipped_line_end, skipped = -1, 0  # hits passed over on one line
         while (hit := finder.next(pos)) >= 0:
-            if not may_be_key(buf, hit, end):
-                if hit >= skipped_line_end:
-                    skipped_line_end, skipped = line_end(buf, hit, end), 0
-                skipped += 1
-                if skipped <= MAX_SKIPPED_PER_LINE:
-                    pos = hit + 1  # "Undefined index: AuthCode in …": no region to read
-                    continue
-                # a line made of trigger words: read it once, as a region, and move on
             outcome = self._region(buf, base, hit, end, finder, final=final, stats=stats)
             if isinstance(outcome, int):  # unfinished: wait for more lines
                 pending_at = outcome

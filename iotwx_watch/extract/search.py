@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 _SAMPLE_BYTES = 16 * 1024
 _SMALL = 64 * 1024  # below this, plain search is as fast as anything
@@ -29,6 +30,49 @@ _SMALL = 64 * 1024  # below this, plain search is as fast as anything
 # check at each anchor (in C); a plain search costs 0.5-1 ns per byte per trigger.
 _MAX_ANCHOR_RATE = 256
 _RESAMPLE_CHUNKS = 64
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    """Trigger words that count only where they can be a field's key: with one of the
+    ``before`` bytes right before them or, after at most four blanks, one of the
+    ``after`` bytes (or the end of the data) right after them. The anchored search checks
+    this in its regex, so prose naming the word (``Undefined index: AuthCode in``) never
+    reaches Python; plain search checks it with :meth:`allows`."""
+
+    words: frozenset[bytes]
+    before: bytes
+    after: bytes
+
+    def allows(self, buf: bytes, start: int, word: bytes, hi: int) -> bool:
+        """Whether the occurrence of ``word`` at ``start`` (in ``buf[:hi]``) may be a key."""
+        if word not in self.words:
+            return True
+        if start > 0 and buf[start - 1] in self.before:
+            return True
+        pos = start + len(word)
+        stop = min(pos + 4, hi)
+        while pos < stop and buf[pos] in _BLANKS:
+            pos += 1
+        return pos >= hi or buf[pos] in self.after
+
+    def alternatives(self, word: bytes, index: int) -> list[bytes]:
+        """Regex alternatives (after the anchor at ``word[index]``) that match exactly
+        where :meth:`allows` says yes."""
+        head, tail = re.escape(word[: index + 1]), re.escape(word[index + 1 :])
+        if word not in self.words:
+            return [b"(?<=" + head + b")" + tail]
+        before, after = _byte_class(self.before), _byte_class(self.after)
+        return [b"(?<=" + before + head + b")" + tail,
+                b"(?<=" + head + b")" + tail + b"(?=[ \t]{0,4}(?:" + after + b"|\\Z))"]
+
+
+NO_KEYS = KeyContext(frozenset(), b"", b"")
+_BLANKS = frozenset(b" \t")
+
+
+def _byte_class(chars: bytes) -> bytes:
+    return b"[" + b"".join(b"\\x%02x" % c for c in sorted(set(chars))) + b"]"
 
 
 class _Anchored:
@@ -42,10 +86,12 @@ class _Anchored:
     earlier start (a trigger starts at most ``reach`` bytes before its anchor).
     """
 
-    def __init__(self, regex: re.Pattern[bytes], needles: Sequence[bytes], anchor: int) -> None:
+    def __init__(self, regex: re.Pattern[bytes], needles: Sequence[bytes], anchor: int,
+                 keys: KeyContext) -> None:
         self.regex = regex
         self.needles = [(needle, needle.index(anchor)) for needle in needles]
         self.reach = max(index for _, index in self.needles)
+        self.keys = keys
         self.scan = 0
         self.done = False
         self.found: list[int] = []
@@ -64,35 +110,32 @@ class _Anchored:
             at = match.start()
             for needle, index in self.needles:
                 start = at - index
-                if start >= pos and start + len(needle) <= hi and buf.startswith(needle, start):
+                if (start >= pos and start + len(needle) <= hi and buf.startswith(needle, start)
+                        and self.keys.allows(buf, start, needle, hi)):
                     heapq.heappush(found, start)
             self.scan = at + 1
         return found[0] if found else -1
 
 
-def _anchored_regex(anchor: int, needles: Sequence[bytes]) -> re.Pattern[bytes]:
+def _anchored_regex(anchor: int, needles: Sequence[bytes], keys: KeyContext) -> re.Pattern[bytes]:
     """``<anchor>(?:(?<=<before><anchor>)<after>|…)``: a literal first byte, so ``re``
     finds candidates with its fast single-character scan."""
-    parts = []
-    for needle in needles:
-        index = needle.index(anchor)
-        before, after = re.escape(needle[: index + 1]), re.escape(needle[index + 1 :])
-        parts.append(b"(?<=" + before + b")" + after)
+    parts = [part for needle in needles
+             for part in keys.alternatives(needle, needle.index(anchor))]
     return re.compile(re.escape(bytes([anchor])) + b"(?:" + b"|".join(parts) + b")")
 
 
 class _Plain:
-    """One trigger found with plain substring search (from ``floor`` on)."""
+    """One trigger found with plain substring search."""
 
-    def __init__(self, needle: bytes, floor: int = 0) -> None:
+    def __init__(self, needle: bytes) -> None:
         self.needle = needle
-        self.floor = floor
         self.hit = -2  # -2: not searched yet; -1: none left
 
     def first(self, buf: bytes, pos: int, hi: int) -> int:
         if self.hit == -1 or self.hit >= pos:
             return self.hit
-        self.hit = buf.find(self.needle, max(pos, self.floor), hi)
+        self.hit = buf.find(self.needle, pos, hi)
         return self.hit
 
 
@@ -127,10 +170,11 @@ class Finder:
 class Triggers:
     """A fixed set of trigger strings; :meth:`finder` searches one chunk for them."""
 
-    def __init__(self, needles: Sequence[bytes]) -> None:
+    def __init__(self, needles: Sequence[bytes], keys: KeyContext = NO_KEYS) -> None:
         if not needles or any(not needle for needle in needles):
             raise ValueError("triggers must be non-empty strings")
         self.needles = tuple(needles)
+        self.keys = keys
         self.stale = True  # the anchors must be chosen (again) on the next large chunk
         self._cover: list[tuple[int | None, list[bytes]]] = []
         self._regexes: dict[tuple[int, tuple[bytes, ...]], re.Pattern[bytes]] = {}
@@ -143,7 +187,7 @@ class Triggers:
         ``_RESAMPLE_CHUNKS`` large chunks (a log's noise changes with the day's traffic).
         """
         if hi - lo < _SMALL:
-            return Finder(buf, hi, [], [_Plain(needle) for needle in self.needles])
+            return Finder(buf, hi, *self._unanchored(self.needles))
         if self.stale or self._age >= _RESAMPLE_CHUNKS:
             mid = lo + (hi - lo) // 2
             self._cover = _cover(self.needles, buf[mid : mid + _SAMPLE_BYTES])
@@ -153,14 +197,29 @@ class Triggers:
         plain: list[_Plain] = []
         for anchor, needles in self._cover:
             if anchor is None:
-                plain.extend(_Plain(needle) for needle in needles)
-                continue
-            key = (anchor, tuple(needles))
-            regex = self._regexes.get(key)
-            if regex is None:
-                regex = self._regexes[key] = _anchored_regex(anchor, needles)
-            groups.append(_Anchored(regex, needles, anchor))
+                more_groups, more_plain = self._unanchored(needles)
+                groups += more_groups
+                plain += more_plain
+            else:
+                groups.append(self._anchored(anchor, needles))
         return Finder(buf, hi, groups, plain)
+
+    def _anchored(self, anchor: int, needles: Sequence[bytes]) -> _Anchored:
+        key = (anchor, tuple(needles))
+        regex = self._regexes.get(key)
+        if regex is None:
+            regex = self._regexes[key] = _anchored_regex(anchor, needles, self.keys)
+        return _Anchored(regex, needles, anchor, self.keys)
+
+    def _unanchored(
+        self, needles: Sequence[bytes]
+    ) -> tuple[list[_Anchored], list[_Plain]]:
+        """Needles without a rare byte: plain search, except for key-only words, whose
+        regex (on their first byte) rejects prose in C rather than one hit at a time."""
+        groups = [self._anchored(needle[0], [needle]) for needle in needles
+                  if needle in self.keys.words]
+        plain = [_Plain(needle) for needle in needles if needle not in self.keys.words]
+        return groups, plain
 
 
 def _cover(needles: Sequence[bytes], sample: bytes) -> list[tuple[int | None, list[bytes]]]:

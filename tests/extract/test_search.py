@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from iotwx_watch.extract.search import Triggers
+from iotwx_watch.extract.search import KeyContext, Triggers
 
 NEEDLES = (b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt")
 
@@ -89,3 +89,26 @@ def test_empty_triggers_are_refused() -> None:
     """An empty trigger would match everywhere: it is a programming error."""
     with pytest.raises(ValueError):
         Triggers((b"x", b""))
+
+
+KEYS = KeyContext(frozenset({b"AuthCode"}), before=b"<[\"'", after=b">]\"'=:\n")
+KEYED = [b"<AuthCode>c</AuthCode>", b'"AuthCode": "c"', b"[AuthCode] => c", b"AuthCode  = c",
+         b"<AuthCode a='1'>", b"x AuthCode\n"]
+PROSE = [b"Undefined index: AuthCode in /x.php", b"AuthCodes", b"AuthCode     = c",
+         b"xAuthCode y"]
+
+
+@pytest.mark.parametrize("size", [100, 200_000])
+def test_key_only_words_are_hits_only_where_they_can_be_keys(size: int) -> None:
+    """A key-only word counts before a key byte, or before blanks and a key byte or the
+    end; in prose it is no hit, on small (plain) and large (anchored) chunks alike."""
+    quiet = noise(8, b"abcdefgh \n", size)
+    data = quiet + b"\n".join(PROSE + KEYED) + b"\n"
+    found = hits(Triggers(NEEDLES, KEYS), data)
+    prose_end = len(quiet) + len(b"\n".join(PROSE))
+    assert [] == [hit for hit in found if hit < prose_end]
+    for line in KEYED:
+        start = data.index(line)
+        assert any(start <= hit < start + len(line) for hit in found), line
+    every = plain(data, (b"AuthCode",))
+    assert [h for h in every if KEYS.allows(data, h, b"AuthCode", len(data))] == found
