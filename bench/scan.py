@@ -1,184 +1,174 @@
-"""Benchmark: `iotwx-watch parse --stats` against `grep -c` on a large, mostly-noise receive.log.
+"""Catch-up at grep speed in flat memory: `once`, `parse --stats` and `run` on big noisy logs.
 
-Generates (into bench/out/, gitignored) a receive.log of at least 256 MB of noise with
-sparse callback records (four formats), then times, on the same warm file, `grep -c` for the
-trigger words and `iotwx-watch parse --stats` (the venv's console script), prints the
-ratio and the parse's peak RSS. Targets: ratio <= 2, peak RSS < 100 MB.
+For each size (default 64, 256 and 1024 MiB) it writes a receive.log of realistic noise
+(bench/noise.py: nginx access lines with ``?auth_code=`` and ``msg_signature``, PHP
+notices naming AuthCode, INFO/DEBUG/ERROR platform lines) with 300 callback records
+spread through it, warms it into the page cache, then runs, interleaved, ``--runs``
+times each:
 
-    .venv/bin/python bench/scan.py [--size-mb 256] [--runs 3] [--keep]
+- ``grep -c suite_ticket FILE`` (the yardstick);
+- ``iotwx-watch parse --stats FILE``;
+- ``iotwx-watch once`` with a fresh state (a config with the suite, the simulator on
+  loopback and the sample config's kind of ``[[pattern]]``; the records' codes are
+  old, so no WeCom call is made);
+- ``iotwx-watch run`` with a fresh state, until its catch-up is done (``daemon.ready``),
+  then SIGTERM (wall time not compared; peak RSS reported).
+
+Wall times include each process's start-up; it prints the median of each and its ratio
+to grep's, and each process's own peak RSS (``wait4``). Targets: ``once`` ≤ 2× grep,
+``parse`` ≤ 1.5× grep on 256 MiB and 1 GiB; peak RSS ≤ 64 MB at every size.
+
+    .venv/bin/python bench/scan.py                     # 64, 256, 1024 MiB, 5 runs
+    .venv/bin/python bench/scan.py --sizes 256 --runs 3 --dir /tmp
+    .venv/bin/python bench/scan.py --baseline 5c142b6    # and the tree before this work
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
+from noise import SUITE, generate, warm
+
+from iotwx_watch.sim.server import WeComSimulator
+
 BIN = str(Path(sys.executable).with_name("iotwx-watch"))
-GREP_WORDS = ("InfoType", "Encrypt", "from ip")
-SUITE = "dk7f3a9c2b41e05d68"
-BLOCK_BYTES = 1024 * 1024
-EVENT_EVERY_BLOCKS = 4  # one record per 4 MiB of noise: sparse, as in a real receive.log
+RECORDS = 300
+PATTERN = r"ticket-push suite=(?P<suite_id>\S+) ticket=(?P<suite_ticket>\S+) ts=(?P<timestamp>\d+)"
 
 
-def noise_block(rng: random.Random) -> bytes:
-    """About 1 MiB of access-log, PHP-notice and app-debug lines (no trigger word)."""
-    paths = ["/wxcallback/basic/receive.php", "/api/v1/devices", "/static/app.js", "/health"]
-    agents = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "curl/8.5.0", "WeCom/4.1 (Linux)"]
-    lines: list[str] = []
-    size = 0
-    while size < BLOCK_BYTES:
-        pick = rng.random()
-        if pick < 0.7:
-            ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
-            clock = f"17:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
-            line = (
-                f'{ip} - - [28/Nov/2026:{clock} +0800] '
-                f'"GET {rng.choice(paths)}?id={rng.getrandbits(40):x} HTTP/1.1" '
-                f'{rng.choice((200, 200, 200, 304, 404))} {rng.randint(100, 9000)} "-" '
-                f'"{rng.choice(agents)}"'
-            )
-        elif pick < 0.9:
-            line = (
-                f"[2026-11-28 17:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] "
-                f"PHP Outcome: Undefined index: user_{rng.getrandbits(24):x} in "
-                f"/home/docker-nginx/www/wxcallback/basic/lib.php on line {rng.randint(1, 900)}"
-            )
-        else:
-            line = (
-                f"[2026-11-28 17:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}] debug "
-                f"session={rng.getrandbits(64):016x} took={rng.random():.4f}s "
-                f"rows={rng.randint(0, 99)}"
-            )
-        lines.append(line)
-        size += len(line) + 1
-    return ("\n".join(lines) + "\n").encode()
+def run(cmd: list[str], *, until: str | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; return its wall time, its own peak RSS in MB and its stderr. With
+    ``until``, stop it with SIGTERM once that text is on its stderr (a daemon)."""
+    # stdout to a file, not /dev/null: GNU grep stops at the first match when it sees that
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(cmd, stdout=out, stderr=err)
+        if until is not None:
+            while True:
+                err.seek(0)
+                if until.encode() in err.read() or process.poll() is not None:
+                    break
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            process.terminate()
+        _, status, usage = os.wait4(process.pid, 0)
+        if until is None:
+            elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[1:]} exited {process.returncode}:\n{text[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, text
 
 
-def record(n: int) -> bytes:
-    """One callback record, in turn multi-line XML, one-line XML, JSON-escaped, PHP print_r."""
-    ts = 1795856400 + n
-    ticket = f"bench-ticket-{n:08d}"
-    form = n % 4
-    if form == 0:
-        text = (
-            f"[2026-11-28 17:00:00] 收到的id: {SUITE}\n<xml>\n"
-            f"<SuiteId><![CDATA[{SUITE}]]></SuiteId>\n<InfoType><![CDATA[suite_ticket]]></InfoType>\n"
-            f"<TimeStamp>{ts}</TimeStamp>\n<SuiteTicket><![CDATA[{ticket}]]></SuiteTicket>\n</xml>\n"
-        )
-    elif form == 1:
-        text = (
-            f"[2026-11-28 17:00:00] 收到的id: {SUITE}\n<xml><SuiteId><![CDATA[{SUITE}]]></SuiteId>"
-            f"<AuthCode><![CDATA[bench-code-{n:08d}]]></AuthCode><InfoType><![CDATA[create_auth]]>"
-            f"</InfoType><TimeStamp>{ts}</TimeStamp></xml>\n"
-        )
-    elif form == 2:
-        text = (
-            f'{{"time":"2026-11-28T17:00:00+08:00","body":"<xml><SuiteId>{SUITE}<\\/SuiteId>\\n'
-            f"<InfoType>suite_ticket<\\/InfoType><TimeStamp>{ts}<\\/TimeStamp>"
-            f'<SuiteTicket>{ticket}<\\/SuiteTicket><\\/xml>"}}\n'
-        )
-    else:
-        text = (
-            f"Array\n(\n    [SuiteId] => {SUITE}\n    [InfoType] => suite_ticket\n"
-            f"    [TimeStamp] => {ts}\n    [SuiteTicket] => {ticket}\n)\n"
-        )
-    return text.encode()
+def config_for(root: Path, log: Path, base_url: str) -> Path:
+    config = root / "config.toml"
+    config.write_text(
+        f'state_file = "{root / "state" / "state.json"}"\n'
+        f'[wecom]\nbase_url = "{base_url}"\n'
+        f'[[suite]]\nsuite_id = "{SUITE}"\nsuite_secret = "bench-secret"\n'
+        f'[[source]]\nkind = "callback"\npath = "{log}"\n'
+        f"[[pattern]]\nkind = \"callback\"\nregex = '{PATTERN}'\ninfo_type = \"suite_ticket\"\n"
+    )
+    config.chmod(0o600)
+    return config
 
 
-def generate(path: Path, size_mb: int) -> int:
-    """Write the log; return how many records (events) it holds."""
-    rng = random.Random(20261128)
-    blocks = [noise_block(rng) for _ in range(8)]
-    written = records = 0
-    with path.open("wb") as handle:
-        n = 0
-        while written < size_mb * 1024 * 1024:
-            block = blocks[n % len(blocks)]
-            handle.write(block)
-            written += len(block)
-            if n % EVENT_EVERY_BLOCKS == EVENT_EVERY_BLOCKS - 1:
-                rec = record(records)
-                handle.write(rec)
-                written += len(rec)
-                records += 1
-            n += 1
-    return records
+def baseline_tree(rev: str, root: Path) -> list[str]:
+    """The command that runs commit ``rev``'s CLI: its tree unpacked under ``root``, run
+    by this interpreter ahead of the installed package."""
+    tree = root / f"baseline-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent.parent),
+                              "archive", rev],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
+            "from iotwx_watch.cli import main; sys.argv[0] = 'iotwx-watch'; main()")
+    return [sys.executable, "-c", code]
 
 
-def timed(
-    cmd: list[str], *, stdout: int | None = None
-) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    """Run ``cmd`` and return its wall-clock time and result."""
-    started = time.perf_counter()
-    done = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, check=False)
-    return time.perf_counter() - started, done
+def measure(root: Path, size_mb: int, runs: int, sim: WeComSimulator,
+            baseline: list[str] | None) -> dict[str, object]:
+    log = root / f"receive-{size_mb}.log"
+    generate(log, size_mb, records=RECORDS)
+    warm(log)
+    config = config_for(root, log, sim.base_url)
+    state_dir = root / "state"
+    grep = shutil.which("grep") or "grep"
+    commands = {
+        "grep": ([grep, "-c", "suite_ticket", str(log)], None),
+        "parse": ([BIN, "parse", "--stats", str(log)], None),
+        "once": ([BIN, "--config", str(config), "--log-format", "json", "once"], None),
+        "run": ([BIN, "--config", str(config), "--log-format", "json", "run"], "daemon.ready"),
+    }
+    if baseline is not None:
+        commands["parse before"] = ([*baseline, "parse", "--stats", str(log)], None)
+        commands["once before"] = (
+            [*baseline, "--config", str(config), "--log-format", "json", "once"], None)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    rss: dict[str, float] = {name: 0.0 for name in commands}
+    events = ""
+    for _ in range(runs):
+        for name, (cmd, until) in commands.items():
+            shutil.rmtree(state_dir, ignore_errors=True)  # a fresh state every time
+            seconds, peak, err = run(cmd, until=until)
+            times[name].append(seconds)
+            rss[name] = max(rss[name], peak)
+            if name == "parse":
+                events = " ".join(re.findall(r"^(events\.\S+\s+\d+)", err, re.M))
+    size = log.stat().st_size
+    log.unlink()
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return {"size": size, "medians": medians, "rss": rss, "events": events}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=256)
-    parser.add_argument("--runs", type=int, default=3, help="take the best of N runs of each")
-    parser.add_argument("--keep", action="store_true", help="keep the generated log")
+    parser.add_argument("--sizes", default="64,256,1024", help="MiB, comma-separated")
+    parser.add_argument("--runs", type=int, default=5, help="median of N runs of each")
+    parser.add_argument("--dir", default=None, help="where to write the logs (default: /tmp)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time `parse` and `once` of this commit (git archive)")
     args = parser.parse_args()
-
-    grep = shutil.which("grep")
-    if grep is None:
-        print("grep not found", file=sys.stderr)
-        return 2
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = OUT / "receive-bench.log"
-    started = time.perf_counter()
-    expected = generate(log, args.size_mb)
-    size = log.stat().st_size
-    print(f"generated {log} ({size / 1e6:.0f} MB, {expected} records) in "
-          f"{time.perf_counter() - started:.1f}s")
-    with log.open("rb") as handle:  # warm the page cache, so both tools read from memory
-        while handle.read(8 << 20):
-            pass
-
-    grep_cmd = [grep, "-c", "-F", *(arg for w in GREP_WORDS for arg in ("-e", w)), str(log)]
-    parse_cmd = [BIN, "parse", "--stats", str(log)]
-    grep_times: list[float] = []
-    parse_times: list[float] = []
-    stats_text = ""
-    for _ in range(args.runs):
-        seconds, done = timed(grep_cmd, stdout=subprocess.PIPE)
-        grep_times.append(seconds)
-        grep_count = int(done.stdout.decode().strip() or 0)
-        seconds, done = timed(parse_cmd, stdout=subprocess.DEVNULL)
-        if done.returncode != 0:
-            print(done.stderr.decode(), file=sys.stderr)
-            return 1
-        parse_times.append(seconds)
-        stats_text = done.stderr.decode()
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    events = sum(int(n) for n in re.findall(r"^events\.\S+\s+(\d+)", stats_text, re.M))
-
-    grep_best, parse_best = min(grep_times), min(parse_times)
-    ratio = parse_best / grep_best
-    print(f"locale: LC_ALL={os.environ.get('LC_ALL', '')!r} LANG={os.environ.get('LANG', '')!r}")
-    print(f"grep -c -F {' '.join(repr(w) for w in GREP_WORDS)}: best {grep_best:.3f}s "
-          f"of {args.runs} ({grep_count} matching lines)")
-    print(f"iotwx-watch parse --stats: best {parse_best:.3f}s of {args.runs} "
-          f"({size / 1e6 / parse_best:.0f} MB/s; {events} events, {expected} expected)")
-    print(f"ratio parse/grep: {ratio:.2f} (target <= 2)")
-    print(f"peak RSS of the children (parse; grep is smaller): {peak_rss_mb:.1f} MB "
-          "(target < 100 MB)")
-    print(stats_text.rstrip())
-    if not args.keep:
-        log.unlink()
-    ok = ratio <= 2 and peak_rss_mb < 100 and events == expected
-    return 0 if ok else 1
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp, WeComSimulator() as sim:
+        sim.add_suite(SUITE, "bench-secret")
+        baseline = baseline_tree(args.baseline, Path(tmp)) if args.baseline else None
+        for size_mb in (int(s) for s in args.sizes.split(",")):
+            rows.append(measure(Path(tmp), size_mb, args.runs, sim, baseline))
+    load = os.getloadavg()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; median of {args.runs}; LC_ALL="
+          f"{os.environ.get('LC_ALL', '')!r} LANG={os.environ.get('LANG', '')!r}")
+    print(f"{'size':>9} | {'grep -c':>8} | {'parse --stats':>22} | {'once (fresh state)':>22} | "
+          f"{'run catch-up':>13} | peak RSS MB parse / once / run")
+    for row in rows:
+        m, rss = row["medians"], row["rss"]
+        assert isinstance(m, dict) and isinstance(rss, dict)
+        size = row["size"]
+        assert isinstance(size, int)
+        print(f"{size / 2**20:>5.0f} MiB | {m['grep']:>6.3f} s | "
+              f"{m['parse']:>6.3f} s {m['parse'] / m['grep']:>5.2f}x grep | "
+              f"{m['once']:>6.3f} s {m['once'] / m['grep']:>5.2f}x grep | "
+              f"{m['run']:>11.3f} s | {rss['parse']:.0f} / {rss['once']:.0f} / {rss['run']:.0f}")
+        print(f"{'':>9}   parse found: {row['events']} ({RECORDS} records written)")
+        if "once before" in m:
+            print(f"{'':>9}   before ({args.baseline}): parse {m['parse before']:.3f} s "
+                  f"{m['parse before'] / m['grep']:.2f}x grep, {rss['parse before']:.0f} MB; "
+                  f"once {m['once before']:.3f} s {m['once before'] / m['grep']:.2f}x grep, "
+                  f"{rss['once before']:.0f} MB")
+    return 0
 
 
 if __name__ == "__main__":
