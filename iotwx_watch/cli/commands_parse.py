@@ -25,7 +25,6 @@ from iotwx_watch.config import Config
 from iotwx_watch.errors import SourceError
 from iotwx_watch.events import UnrecognizedRecord, event_to_json
 from iotwx_watch.extract import EXTRACTOR_KINDS, ExtractorKind
-from iotwx_watch.run.reader import iter_file_events, tune_allocator
 
 
 def _check_readable(path: str) -> None:
@@ -97,6 +96,8 @@ def parse(
       iotwx-watch parse --kind policy_engine /iotp/log/policy_engine.log
       iotwx-watch parse --unmatched receive.log | jq .reason | sort | uniq -c
     """
+    from iotwx_watch.run.reader import iter_file_events, tune_allocator  # not for --help
+
     config: Config | None = None
     if obj.config_path:
         config = obj.load_config(to_stderr=True)
