@@ -19,7 +19,7 @@ import pytest
 from iotwx_watch.config import Config, load_config
 from iotwx_watch.events import Event, event_to_json
 from iotwx_watch.extract import ExtractorKind, make_extractor
-from iotwx_watch.extract.files import iter_file_events
+from iotwx_watch.run.reader import iter_file_events
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "iotwx-watch.toml"
