@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from iotwx_watch.config.model import (
     DEFAULT_METRICS_HOST,
@@ -69,8 +69,19 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _split(url: str, where: str) -> SplitResult:
+    """urlsplit, with its ValueError (an unclosed IPv6 bracket, a bad port) as a ConfigError."""
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018  (parsed lazily: may raise)
+        parts.port  # noqa: B018
+    except ValueError as exc:
+        raise ConfigError(f"{where}: bad port or host in the URL ({exc})") from None
+    return parts
+
+
 def check_base_url(url: str) -> str:
-    parts = urlsplit(url)
+    parts = _split(url, "[wecom] base_url")
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
     if parts.scheme == "http" and parts.hostname:
@@ -89,7 +100,7 @@ def check_state(url: str) -> str:
     and `check-config`, and the config file may be readable by others."""
     if url == "file":
         return url
-    parts = urlsplit(url)
+    parts = _split(url, "state")
     if parts.scheme not in STATE_SCHEMES:
         raise ConfigError(
             f"state: expected \"file\" or a redis://, rediss:// or unix:// URL, not {url!r}"
