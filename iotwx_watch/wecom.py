@@ -14,7 +14,6 @@ never put in a message.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from iotwx_watch.config.checks import is_loopback
 from iotwx_watch.engine.port import AuthInfo, Authorization, CallRecord, SuiteToken
 from iotwx_watch.errors import (
     ERRCODE_ANSWER_LOST,
@@ -73,18 +73,9 @@ def check_base_url(url: str) -> str:
     host = parts.hostname or ""
     if parts.scheme == "https" and host:
         return url.rstrip("/")
-    if parts.scheme == "http" and host and _is_loopback(host):
+    if parts.scheme == "http" and host and is_loopback(host):
         return url.rstrip("/")
     raise ConfigError(f"WeCom base_url must be https (plain http only to loopback), got {url!r}")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # Failures after the request left this host: WeCom may have acted on it. (Every call uses
@@ -131,7 +122,7 @@ class WeComClient:
             raise ConfigError(f"WeCom timeout_s must be positive, got {timeout_s!r}")
         self.permanent_code_api = permanent_code_api
         self._on_call = on_call
-        loopback = _is_loopback(urlsplit(self.base_url).hostname or "")
+        loopback = is_loopback(urlsplit(self.base_url).hostname or "")
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(

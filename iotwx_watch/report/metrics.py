@@ -14,11 +14,8 @@ The textfile is written atomically with mode 0644, whatever the umask, so node_e
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,6 +47,7 @@ from iotwx_watch.report.metric_families import (
     source_families,
 )
 from iotwx_watch.state.model import State
+from iotwx_watch.state.store import write_atomically
 
 __all__ = ["MetricsExporter", "RunnerView", "Snapshot", "SourceCounters", "probe_listen",
            "snapshot_of", "write_textfile"]
@@ -281,19 +279,7 @@ def _build_labels(build_info: Mapping[str, str] | None) -> tuple[str, str]:
 
 def write_textfile(path: str, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, mode 0644 (readable by node_exporter)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".iotwx_watch.", suffix=".prom.tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), TEXTFILE_MODE)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, data, mode=TEXTFILE_MODE)
 
 
 def probe_listen(listen: str) -> str | None:

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.log import get_logger
 from iotwx_watch.run.runner import Runner
 from iotwx_watch.state.model import AuthCodeEntry, State
+from iotwx_watch.state.store import write_atomically
 
 log = get_logger("handoff")
 
@@ -50,19 +50,8 @@ def spool_dir(state_file: str | os.PathLike[str]) -> Path:
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    """Temp file 0600 in the same directory, then a rename: readers see all or nothing."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            json.dump(data, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Mode 0600 (a code is inside), replaced atomically: readers see all or nothing."""
+    write_atomically(path, json.dumps(data).encode("utf-8"), mode=0o600)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -79,6 +79,24 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def write_atomically(path: str | os.PathLike[str], data: bytes, *, mode: int) -> None:
+    """Replace ``path`` with ``data``: a temp file (``mode``) in the same directory, fsync,
+    rename, so a reader sees the old file or the new one, never half of one."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 class StateStore:
     """Owns the state file: one process lock, loud loads, atomic saves that keep a ``.bak``."""
 
