@@ -76,10 +76,11 @@ _FORM_SOURCES = [
         rf"<{_KEY}(?:\s[^<>\n]{{0,200}})?>\s{{0,50}}(?:<!\[CDATA\[(?P<cd>[^<\n]{{0,{_V}}}?)\]\]>"
         rf"|(?P<xv>[^<\n]{{0,{_V}}}?))\s{{0,50}}</(?P=k)\s*>"
     ),
-    # PHP print_r / var_dump (and xdebug's): [K] => v, ["K"]=> string(N) "v".
+    # PHP print_r / var_dump (and xdebug's): [K] => v, ["K"]=> string(N) "v". A nested
+    # var_dump (["K"]=> object(SimpleXMLElement)#2 (0) {}) is no print_r value.
     (
         rf"\[\s{{0,2}}(?P<q>[\"']?){_KEY}(?P=q)\s{{0,2}}\]\s{{0,4}}=>"
-        rf"(?:{_DUMP}|[ \t]{{0,4}}(?P<pr>[^\s\[\]()]{{0,{_V}}}))"
+        rf"(?:{_DUMP}|[ \t]{{0,4}}(?!(?:object|array)\()(?P<pr>[^\s\[\]()]{{0,{_V}}}))"
     ),
     # Quoted keys: var_export, JSON, Python/Node reprs.
     (

@@ -68,6 +68,8 @@ def test_var_dump_value_behind_a_logger_prefix() -> None:
         ("authCorpId=null, state=None", [("corpid", None), ("state", None)]),
         ("{AuthCorpID: State: SuiteID:dk1}", [("suite_id", "dk1")]),
         ("[State] => SimpleXMLElement Object ( )", [("state", None)]),
+        ('["State"]=> object(SimpleXMLElement)#2 (0) { }', [("state", None)]),
+        ('["State"]=> array(0) { }', [("state", None)]),
         ('"State":{}', []),
         ("timeStamp=2026-11-28T17:30:05", [("timestamp", "2026-11-28T17:30:05")]),
         ("'TimeStamp' => 1795856400,", [("timestamp", "1795856400")]),
