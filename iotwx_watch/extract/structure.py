@@ -30,7 +30,8 @@ _TOKEN = re.compile(
 )
 _TOKEN_CHARS = "<(){}[]"
 _CLOSES = {")": "(", "}": "{", "]": "["}
-_HEAD_WORDS = ("Array", "Object", "array", "OrderedDict")  # print_r, var_export, pprint
+# print_r, var_export (of an object: \SimpleXMLElement::__set_state(array(…))), pprint
+_HEAD_WORDS = ("Array", "Object", "array", "OrderedDict", "__set_state")
 # var_dump's "array(5) {" / "object(SimpleXMLElement)#1 (5) {", serialize's "a:5:{".
 _PAREN_HEAD = re.compile(r"array\(\d{1,6}\)|object\([^()\n]{1,100}\)#\d{1,9} \(\d{1,6}\)")
 _SERIAL_HEAD = re.compile(r"a:\d{1,6}:")
@@ -39,7 +40,7 @@ _ENDS_LINE = re.compile(r"[ \t\r]{0,16}(?:\n|\Z)")
 _STARTS_LINE = re.compile(r"(?:\A|\n)[ \t]{0,15}\Z")
 MAX_DEPTH = 64  # containers kept open; a record nests a few levels, noise may not close
 MAX_LINE_TOKENS = 1024  # more on one line is a flood of brackets, not a dump
-_HEAD_LAST = frozenset("yt):( \t\r\n")  # what precedes a bracket that has a head
+_HEAD_LAST = frozenset("yte):( \t\r\n")  # what precedes a bracket that has a head
 # Names a record has once: seeing one again means the next record began.
 DISTINCT = frozenset({"suite_id", "info_type", "suite_ticket", "auth_code", "corpid", "encrypt",
                       "to_user"})

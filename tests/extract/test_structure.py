@@ -74,6 +74,7 @@ def test_a_record_starts_at_its_head() -> None:
         ("Array\n(", [True]),
         ("object(SimpleXMLElement)#1 (5) {", [True]),
         ("a:2:{", [True]),
+        ("\\SimpleXMLElement::__set_state(array(", [True, True]),
         ("callback {", [True]),
         ("<xml>", [True]),
         ("{'AuthCode': 'x',", [True]),
