@@ -85,7 +85,7 @@ _FORM_SOURCES = [
     # Quoted keys: var_export, JSON, Python/Node reprs.
     (
         rf"(?P<q>[\"']){_KEY}(?P=q)\s{{0,4}}(?:=>|:|=)"
-        rf"(?:{_DUMP}|\s{{0,4}}b?(?:{_DQ}|{_SQ}|{_LIST}|{_NUM}))"
+        rf"(?:{_DUMP}|[ \t]{{0,4}}b?(?:{_DQ}|{_SQ}|{_LIST}|{_NUM}))"
     ),
     # Bare keys: Java toString, Go %+v, key=value. Quoted values may follow a space, a
     # bare one at most one; after ":" a bare value has no ":" (Go prints an empty value

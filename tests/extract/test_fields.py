@@ -70,6 +70,7 @@ def test_var_dump_value_behind_a_logger_prefix() -> None:
         ("[State] => SimpleXMLElement Object ( )", [("state", None)]),
         ('["State"]=> object(SimpleXMLElement)#2 (0) { }', [("state", None)]),
         ('["State"]=> array(0) { }', [("state", None)]),
+        ("  'State' => \n2026-12-01 10:00:04 INFO   array (", []),  # not the next line's
         ('"State":{}', []),
         ("timeStamp=2026-11-28T17:30:05", [("timestamp", "2026-11-28T17:30:05")]),
         ("'TimeStamp' => 1795856400,", [("timestamp", "1795856400")]),
