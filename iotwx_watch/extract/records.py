@@ -15,6 +15,7 @@ from __future__ import annotations
 _XML_BEFORE = (b"<", b"u003c", b"u003C", b"&lt;")
 _OPENERS = b"({["
 _HEADS = (b"Array", b"Object")  # print_r's head line before its lone "("
+_PPRINT_HEADS = (b"{'", b"('", b"['")
 _BLANK = b" \t\r"
 _CONTEXT = ("收到的id".encode(), "收到的id".encode("gbk"), b"msg_signature")
 
@@ -82,6 +83,8 @@ def head_line(buf: bytes, lo: int, hi: int) -> int:
             return start
         if buf[start : start + 1] in (b"{", b"(", b"[") and buf[start + 1 : start + 2] == b"'":
             return start
+        if buf[last : last + 1] == b"," and any(h in buf[start:last] for h in _PPRINT_HEADS):
+            return start  # pprint's first line behind a logger prefix: "… {'AuthCode': 'x',"
         start = end + 1
     return -1 if best >= hi else line_start(buf, best, lo)
 

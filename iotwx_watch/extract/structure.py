@@ -38,6 +38,9 @@ _SERIAL_HEAD = re.compile(r"a:\d{1,6}:")
 _HEAD_REACH = 140  # the longest head: object(<class name>)#N (M)
 _ENDS_LINE = re.compile(r"[ \t\r]{0,16}(?:\n|\Z)")
 _STARTS_LINE = re.compile(r"(?:\A|\n)[ \t]{0,15}\Z")
+# pprint's first line behind a logger prefix ("… INFO cb: {'AuthCode': '…',"): the
+# bracket's first item, then the comma that continues the dump on the next line.
+_PPRINT_FIRST = re.compile(r"'[^\n]{0,1000}?,[ \t\r]{0,16}(?:\n|\Z)")
 MAX_DEPTH = 64  # containers kept open; a record nests a few levels, noise may not close
 MAX_LINE_TOKENS = 1024  # more on one line is a flood of brackets, not a dump
 _HEAD_LAST = frozenset("yte):( \t\r\n")  # what precedes a bracket that has a head
@@ -98,7 +101,9 @@ def opener(text: str, match: re.Match[str], shift: int = 0) -> Container | None:
     after = match.end()
     if _ENDS_LINE.match(text, after):
         return Container(token, shift + at, strong=True)  # a bracket that ends its line
-    pprint = text.startswith("'", after) and _STARTS_LINE.search(text, max(0, at - 16), at)
+    pprint = text.startswith("'", after) and (
+        _STARTS_LINE.search(text, max(0, at - 16), at) or _PPRINT_FIRST.match(text, after)
+    )
     return Container(token, shift + at, strong=bool(pprint))
 
 

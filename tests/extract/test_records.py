@@ -23,6 +23,8 @@ from iotwx_watch.extract.records import (
         (b"noise\narray(5) {\r\n", 6),
         (b"noise\n[2026] INFO {  \n", 6),
         (b"noise\n{'AuthCode': 'x',\n", 6),
+        (b"noise\n[2026] INFO cb: {'AuthCode': 'x',\n", 6),
+        (b"noise\n[2026] INFO cb: {'AuthCode': 'x'}\n", -1),
         (b"noise xml\n", -1),
     ],
 )
