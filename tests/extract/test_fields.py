@@ -71,6 +71,8 @@ def test_var_dump_value_behind_a_logger_prefix() -> None:
         ('["State"]=> object(SimpleXMLElement)#2 (0) { }', [("state", None)]),
         ('["State"]=> array(0) { }', [("state", None)]),
         ("  'State' => \n2026-12-01 10:00:04 INFO   array (", []),  # not the next line's
+        ("state= info_type=create_auth", [("info_type", "create_auth")]),  # logfmt's empty
+        ("SuiteId = dk1", [("suite_id", "dk1")]),
         ('"State":{}', []),
         ("timeStamp=2026-11-28T17:30:05", [("timestamp", "2026-11-28T17:30:05")]),
         ("'TimeStamp' => 1795856400,", [("timestamp", "1795856400")]),
