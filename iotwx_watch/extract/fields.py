@@ -69,6 +69,7 @@ _DUMP = (
     rf'(?:string\(\d{{1,4}}\)\s?"(?P<ds>[^"\n]{{0,{_V}}})"|int\((?P<di>-?\d{{1,19}})\))'
 )
 
+_MASK_WORD = "(?i:masked|redacted|filtered|hidden)"  # as validate.masked() knows them
 _FORM_SOURCES = [
     # XML element, CDATA or not, whitespace around the value allowed. A value never holds
     # "<" (no WeCom value does), so a failed attempt stops at the next tag.
@@ -77,10 +78,12 @@ _FORM_SOURCES = [
         rf"|(?P<xv>[^<\n]{{0,{_V}}}?))\s{{0,50}}</(?P=k)\s*>"
     ),
     # PHP print_r / var_dump (and xdebug's): [K] => v, ["K"]=> string(N) "v". A nested
-    # var_dump (["K"]=> object(SimpleXMLElement)#2 (0) {}) is no print_r value.
+    # var_dump (["K"]=> object(SimpleXMLElement)#2 (0) {}) is no print_r value; a masked
+    # one ([K] => [REDACTED]) is one, so that the record is known to be masked.
     (
         rf"\[\s{{0,2}}(?P<q>[\"']?){_KEY}(?P=q)\s{{0,2}}\]\s{{0,4}}=>"
-        rf"(?:{_DUMP}|[ \t]{{0,4}}(?!(?:object|array)\()(?P<pr>[^\s\[\]()]{{0,{_V}}}))"
+        rf"(?:{_DUMP}|[ \t]{{0,4}}(?!(?:object|array)\()"
+        rf"(?P<pr>[\[(]{_MASK_WORD}[\])]|[^\s\[\]()]{{0,{_V}}}))"
     ),
     # Quoted keys: var_export, JSON, Python/Node reprs.
     (
