@@ -92,10 +92,11 @@ _FORM_SOURCES = [
     ),
     # Bare keys: Java toString, Go %+v, key=value. Quoted values may follow a space, a
     # bare one at most one; after ":" a bare value has no ":" (Go prints an empty value
-    # as "Key: Next:…"), after "=" it may (timeStamp=2026-11-28T17:30:05), but not after
-    # "= " (logfmt prints an empty value as "state= info_type=…").
+    # as "Key: Next:…"), after "=" it may (timeStamp=2026-11-28T17:30:05). A blank
+    # after "=" only when one is before it ("key = value"): logfmt prints an empty value
+    # as "state= info_type=…", Monolog's empty context follows as "state= []".
     (
-        rf"{_KEY}[ \t]{{0,2}}(?:=(?:[ \t](?![A-Za-z_][A-Za-z0-9_]{{0,40}}=))?{_EQ_BARE}"
+        rf"{_KEY}[ \t]{{0,2}}(?:=(?:(?<=[ \t]=)[ \t])?{_EQ_BARE}"
         rf"|(?:=|:(?![:/]))[ \t]{{0,2}}(?:{_DQ}|{_SQ}|{_LIST})|:(?![:/])[ \t]?{_BARE})"
     ),
     # PHP serialize: s:7:"SuiteId";s:18:"dk…"; or i:123;

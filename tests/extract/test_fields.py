@@ -72,6 +72,7 @@ def test_var_dump_value_behind_a_logger_prefix() -> None:
         ('["State"]=> array(0) { }', [("state", None)]),
         ("  'State' => \n2026-12-01 10:00:04 INFO   array (", []),  # not the next line's
         ("state= info_type=create_auth", [("info_type", "create_auth")]),  # logfmt's empty
+        ("state= []", []),  # Monolog's empty context after an empty value
         ("[SuiteTicket] => [REDACTED]", [("suite_ticket", "[REDACTED]")]),  # masked: a value
         ("SuiteId = dk1", [("suite_id", "dk1")]),
         ('"State":{}', []),
