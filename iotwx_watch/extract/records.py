@@ -16,6 +16,7 @@ _XML_BEFORE = (b"<", b"u003c", b"u003C", b"&lt;")
 _OPENERS = b"({["
 _HEADS = (b"Array", b"Object")  # print_r's head line before its lone "("
 _PPRINT_HEADS = (b"{'", b"('", b"['")
+_FPM = b" said into std"
 _BLANK = b" \t\r"
 _CONTEXT = ("收到的id".encode(), "收到的id".encode("gbk"), b"msg_signature")
 
@@ -77,6 +78,8 @@ def head_line(buf: bytes, lo: int, hi: int) -> int:
         last = end - 1
         while last >= start and buf[last] in _BLANK:
             last -= 1
+        if buf[last : last + 1] == b'"' and buf.find(_FPM, start, last) >= 0:
+            last -= 1  # php-fpm's quote around a worker's line (see text.unquote_fpm)
         if last >= start and buf[last] in _OPENERS:
             return start
         if buf[start : last + 1].endswith(_HEADS):  # print_r's head, its "(" on the next line

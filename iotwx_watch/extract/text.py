@@ -2,7 +2,8 @@
 
 Each line is turned into text on its own, because one log mixes encodings and
 escapings line by line: UTF-8, else GB18030 (a superset of GBK), else UTF-8 with
-replacement characters; then JSON/PHP string escapes undone (``<\\/SuiteId>``,
+replacement characters; then php-fpm's quotes around a worker's line undone; then
+JSON/PHP string escapes undone (``<\\/SuiteId>``,
 ``\\u003c``, ``\\n``, up to three levels for JSON inside JSON) and HTML entities
 (``&lt;SuiteId&gt;``). Only the five XML entities and numeric references are
 expanded, by :func:`html.unescape`; an entity a log line declares for itself is
@@ -18,6 +19,11 @@ import re
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt']))")
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _MAX_UNESCAPE_ROUNDS = 3
+# php-fpm's catch_workers_output (decorate_workers_output = yes) quotes each line a
+# worker wrote: `… [pool www] child 12 said into stderr: "<line>"` (", pipe is closed"
+# after the last). Unquoted, a dump's lines end in their own brackets again.
+_FPM_OPEN = re.compile(r' said into std(?:err|out): "')
+_FPM_CLOSE = re.compile(r'"(?:, pipe is closed)?(\r?\n?)\Z')
 _HTML = re.compile(r"&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
 
 
@@ -61,9 +67,23 @@ def unescape(text: str) -> str:
     return text
 
 
+def unquote_fpm(text: str) -> str:
+    """A line php-fpm logged for a worker, without the quotes it put around it."""
+    opened = _FPM_OPEN.search(text)
+    if opened is None:
+        return text
+    closed = _FPM_CLOSE.search(text, opened.end())
+    if closed is None:  # cut at php-fpm's log_limit: the line goes on elsewhere
+        return text
+    return text[: opened.end() - 1] + text[opened.end() : closed.start()] + closed.group(1)
+
+
 def line_text(data: bytes) -> str:
-    """One raw log line as readable text: decoded, JSON-unescaped, HTML-unescaped."""
+    """One raw log line as readable text: decoded, php-fpm's quotes removed,
+    JSON-unescaped, HTML-unescaped."""
     text = decode(data)
+    if "said into std" in text:
+        text = unquote_fpm(text)
     if "\\" in text:
         text = unescape(text)
     if "&" in text and _HTML.search(text):

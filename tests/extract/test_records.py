@@ -25,6 +25,8 @@ from iotwx_watch.extract.records import (
         (b"noise\n{'AuthCode': 'x',\n", 6),
         (b"noise\n[2026] INFO cb: {'AuthCode': 'x',\n", 6),
         (b"noise\n[2026] INFO cb: {'AuthCode': 'x'}\n", -1),
+        (b'noise\n[pool www] child 1 said into stderr: "{"\n', 6),  # php-fpm's quotes
+        (b'noise\n"GET / HTTP/1.1" 200 "{"\n', -1),
         (b"noise xml\n", -1),
     ],
 )

@@ -27,6 +27,15 @@ def test_html_entities_but_never_declared_ones() -> None:
     assert declared.decode() == line_text(declared)
 
 
+def test_php_fpm_quotes_around_a_worker_line_are_removed() -> None:
+    """php-fpm quotes each line a worker wrote; the quotes go, a line it cut stays as is."""
+    prefix = "[28-Nov-2026 17:04:00] WARNING: [pool www] child 12 said into stderr: "
+    assert prefix + "Array\n" == line_text(f'{prefix}"Array"\n'.encode())
+    assert prefix + ' string(3) "dk1"\r\n' == line_text(f'{prefix}" string(3) "dk1""\r\n'.encode())
+    assert prefix + ")" == line_text(f'{prefix}")", pipe is closed'.encode())
+    assert prefix + '"cut at log_limit' == line_text(f'{prefix}"cut at log_limit'.encode())
+
+
 def test_each_line_decoded_on_its_own() -> None:
     """A GBK line next to a UTF-8 one: each is read in its own encoding."""
     data = "收到的id: dk1\n".encode("gbk") + "返回: 成功\n".encode()
