@@ -12,7 +12,8 @@ below cover the ways stacks print a pair:
   ``serialize`` ``s:N:"K";s:N:"v";``;
 * quoted keys: JSON, Python and Node reprs (``"K": "v"``, ``'K': 'v'``, ``'K': ['v']``);
 * bare keys: Java ``toString`` (``k=v``), Go ``%+v`` (``K:v``), ``key=value`` lines;
-* Python ``OrderedDict`` items ``('K', 'v')``.
+* Python ``OrderedDict`` items ``('K', 'v')``;
+* Xdebug's ``var_dump`` of an object: ``public $K =>`` and the typed value.
 
 Every repetition is bounded, so a line of a million trigger words costs one linear
 pass per regex. A bare key right after ``?`` or ``&`` is a URL query parameter (an
@@ -105,11 +106,13 @@ _FORM_SOURCES = [
     ),
     # Python OrderedDict items: ('K', 'v')
     (rf"\(\s{{0,2}}(?P<q>[\"']){_KEY}(?P=q),\s{{0,2}}(?:{_DQ}|{_SQ}|{_NUM})\s{{0,2}}\)"),
+    # Xdebug's var_dump of an object (class SimpleXMLElement#1 (5) {…}): public $K =>
+    (rf"(?:public|protected|private) \${_KEY}\s{{0,2}}=>{_DUMP}"),
 ]
 _BARE_FORM = 3  # a bare key must not continue a word or a URL query
 # Characters a form cannot match without: a form whose are all absent is not run (one
 # C-speed `in` instead of a regex pass over, say, a line made of trigger words).
-_NEEDS = [("<",), ("=>",), ("=", ":"), ("=", ":"), ('";s:', '";i:'), ("(",)]
+_NEEDS = [("<",), ("=>",), ("=", ":"), ("=", ":"), ('";s:', '";i:'), ("(",), (" $",)]
 _VALUE_GROUPS = (
     "cd", "xv", "ds", "di", "pr", "dq", "sq", "lv", "num", "eq", "bare", "ss", "si"
 )

@@ -26,6 +26,7 @@ def pairs(text: str) -> list[tuple[str, str | None]]:
         "    [SuiteTicket] => abc-123\n",
         '  ["SuiteTicket"]=>\n  string(7) "abc-123"\n',
         "  'SuiteTicket' =>\n  string(7) \"abc-123\"\n",
+        "  public $SuiteTicket =>\n  string(7) \"abc-123\"\n",
         "  'SuiteTicket' => 'abc-123',",
         '{"SuiteTicket":"abc-123"}',
         "{'SuiteTicket': 'abc-123'}",
@@ -39,8 +40,9 @@ def pairs(text: str) -> list[tuple[str, str | None]]:
     ],
 )
 def test_a_field_in_every_form(text: str) -> None:
-    """XML, print_r, var_dump (also xdebug's), var_export, JSON, Python, Node, Java, Go,
-    key=value, serialize and OrderedDict forms all give the same value."""
+    """XML, print_r, var_dump (also Xdebug's, of an array and of an object), var_export,
+    JSON, Python, Node, Java, Go, key=value, serialize and OrderedDict forms all give the
+    same value."""
     assert [("suite_ticket", "abc-123")] == [p for p in pairs(text) if p[0] == "suite_ticket"]
 
 
