@@ -3,7 +3,7 @@
 The file holds secrets (permanent codes, tokens), hence mode 0600 in a 0700
 directory. A file that cannot be read as schema 1 is a loud :class:`StateError`,
 never a silent reset: the operator decides what to do with it. The model itself
-lives in :mod:`iotwx_watch.state.model` and is re-exported here.
+lives in :mod:`iotwx_watch.state.model`.
 """
 
 from __future__ import annotations
@@ -21,52 +21,9 @@ from pathlib import Path
 
 from iotwx_watch.errors import StateError, StateLockedError, StateWriteError
 from iotwx_watch.log import get_logger
-from iotwx_watch.state.model import (
-    AUTH_CODE_TTL_S,
-    FINAL_STATUSES,
-    SCHEMA_VERSION,
-    AuthCodeEntry,
-    AuthCodeStatus,
-    BlockedIpEntry,
-    CorpEntry,
-    CorpStatus,
-    ShapeError,
-    State,
-    SuiteState,
-    TicketEntry,
-    TokenEntry,
-    Whitelist,
-    decode,
-    dumps,
-    encode,
-    format_time,
-    parse_time,
-    snapshot,
-)
+from iotwx_watch.state.model import ShapeError, State, decode, encode
 
-__all__ = [
-    "AUTH_CODE_TTL_S",
-    "FINAL_STATUSES",
-    "SCHEMA_VERSION",
-    "AuthCodeEntry",
-    "AuthCodeStatus",
-    "BlockedIpEntry",
-    "CorpEntry",
-    "CorpStatus",
-    "ShapeError",
-    "State",
-    "StateStore",
-    "SuiteState",
-    "TicketEntry",
-    "TokenEntry",
-    "Whitelist",
-    "decode",
-    "dumps",
-    "encode",
-    "format_time",
-    "parse_time",
-    "snapshot",
-]
+__all__ = ["StateStore", "write_atomically"]
 
 log = get_logger("state")
 

@@ -12,7 +12,8 @@ from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
-from iotwx_watch.state.store import State, StateStore
+from iotwx_watch.state.model import State
+from iotwx_watch.state.store import StateStore
 from tests.engine.fakes import (
     CODE,
     OTHER,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import Workdir, wait_for
 
@@ -91,3 +95,32 @@ class NotifyListener:
         self._closed.set()
         self._thread.join(timeout=5)
         self.sock.close()
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, size_kib: int = 512) -> Iterator[Path]:
+    """A real, tiny filesystem to fill up; skipped where mounting is not allowed."""
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700",
+                           "tmpfs", str(where)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(directory: Path) -> list[Path]:
+    """Write filler files until the filesystem says ENOSPC, down to the last byte."""
+    fillers = [directory / "filler", directory / "filler-tail"]
+    for path, block in zip(fillers, (65536, 1), strict=True):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * block)
+        except OSError as exc:
+            assert errno.ENOSPC == exc.errno
+        finally:
+            os.close(fd)
+    return fillers

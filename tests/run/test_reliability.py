@@ -3,19 +3,14 @@ once, and a full disk that loses nothing. Real `iotwx-watch` processes, the simu
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
 import signal
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import SECRETS, SUITE_A, SUITE_B, Workdir, wait_for
-from tests.run.support import Daemon, corps, permanent_code_calls
+from tests.run.support import Daemon, corps, fill, permanent_code_calls, small_tmpfs
 
 NOISE = (
     '203.0.113.9 - - [28/Nov/2026:14:00:00 +0800] "GET /wxcallback/basic/?auth_code=x HTTP/1.1" '
@@ -115,35 +110,6 @@ def test_missing_secret_then_added_and_reloaded(workdir: Workdir) -> None:
         code, output = daemon.stop()
     assert 0 == code, output
     assert 1 == redeemed_calls(workdir)
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, size_kib: int = 512) -> Iterator[Path]:
-    """A real, tiny filesystem to fill up; skipped where mounting is not allowed."""
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700",
-                           "tmpfs", str(where)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(directory: Path) -> list[Path]:
-    """Write filler files until the filesystem says ENOSPC, down to the last byte."""
-    fillers = [directory / "filler", directory / "filler-tail"]
-    for path, block in zip(fillers, (65536, 1), strict=True):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * block)
-        except OSError as exc:
-            assert errno.ENOSPC == exc.errno
-        finally:
-            os.close(fd)
-    return fillers
 
 
 def test_full_disk_while_redeeming_loses_no_secret(workdir: Workdir) -> None:

@@ -9,8 +9,7 @@ import time
 
 from iotwx_watch.engine.ledger import code_key
 from tests.conftest import SUITE_A, Workdir, wait_for
-from tests.run.support import Daemon, corps, permanent_code_calls
-from tests.run.test_reliability import fill, small_tmpfs
+from tests.run.support import Daemon, corps, fill, permanent_code_calls, small_tmpfs
 
 
 def next_second() -> None:

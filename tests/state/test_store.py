@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 
 from iotwx_watch.errors import StateError, StateLockedError
-from iotwx_watch.state.store import (
+from iotwx_watch.state.model import (
     AuthCodeEntry,
     BlockedIpEntry,
     CorpEntry,
     State,
-    StateStore,
     SuiteState,
     TicketEntry,
     TokenEntry,
     format_time,
     parse_time,
 )
+from iotwx_watch.state.store import StateStore
 
 T0 = 1795852800.0  # 2026-11-28T08:00:00Z
 
