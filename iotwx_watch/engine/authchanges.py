@@ -157,14 +157,9 @@ class AuthChanges:
             token = self._creds.token(suite_id, cfg)
         except WaitForTicket as wait:
             raise _CannotAsk(f"no usable suite_ticket: {wait.reason}") from wait
-        try:
-            return self._api.get_auth_info(token, corpid, permanent_code)
-        except WeComError as exc:
-            if exc.kind is not WeComErrorKind.TOKEN_INVALID:
-                raise
-            self._creds.drop_token(suite_id)
-            return self._api.get_auth_info(self._creds.token(suite_id, cfg), corpid,
-                                           permanent_code)
+        api = self._api
+        return self._creds.retry_on_invalid_token(
+            suite_id, cfg, token, lambda fresh: api.get_auth_info(fresh, corpid, permanent_code))
 
     def _cancelled(self, suite_id: str, corpid: str, corp: CorpEntry, check: CancelCheck) -> None:
         corp.permanent_code = None

@@ -168,16 +168,13 @@ class Redeemer:
         self, suite_id: str, cfg: SuiteConfig, token: str, entry: AuthCodeEntry
     ) -> Authorization:
         """The redeem call; on token-invalid, one fresh token and one retry, never more."""
-        try:
-            return self._call(suite_id, token, entry)
-        except WeComError as exc:
-            if exc.kind is not WeComErrorKind.TOKEN_INVALID:
-                raise
-            log.warning("engine.suite_token_invalid", suite_id=suite_id, errcode=exc.errcode)
-            self._creds.drop_token(suite_id)
-            token = self._creds.token(suite_id, cfg)
+
+        def count_retry() -> None:
             entry.attempts += 1
-            return self._call(suite_id, token, entry)
+
+        return self._creds.retry_on_invalid_token(
+            suite_id, cfg, token, lambda fresh: self._call(suite_id, fresh, entry),
+            before_retry=count_retry)
 
     def _call(self, suite_id: str, token: str, entry: AuthCodeEntry) -> Authorization:
         assert self._api is not None and entry.code is not None

@@ -11,6 +11,7 @@ tries it again until the config changes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ipbook import IpBook
@@ -23,6 +24,8 @@ from iotwx_watch.errors import WeComError, WeComErrorKind
 from iotwx_watch.events import SuiteTicket
 from iotwx_watch.log import SecretRegistry, get_logger
 from iotwx_watch.state.model import State, TicketEntry, TokenEntry, format_time
+
+_T = TypeVar("_T")
 
 SECRET_REJECTED = "suite_secret_rejected"  # SuiteState.extra key: fingerprint + errcode
 
@@ -106,6 +109,29 @@ class SuiteCredentials:
         """More than the margin left, and not the one WeCom last called invalid."""
         return (self._clock() < token.expires_at - TOKEN_MARGIN_S
                 and token.value != self._dropped.get(suite_id))
+
+    def retry_on_invalid_token(
+        self,
+        suite_id: str,
+        cfg: SuiteConfig,
+        token: str,
+        call: Callable[[str], _T],
+        *,
+        before_retry: Callable[[], None] | None = None,
+    ) -> _T:
+        """``call(token)``; when WeCom calls the token invalid, one fresh token and one
+        retry, never more."""
+        try:
+            return call(token)
+        except WeComError as exc:
+            if exc.kind is not WeComErrorKind.TOKEN_INVALID:
+                raise
+            log.warning("engine.suite_token_invalid", suite_id=suite_id, errcode=exc.errcode)
+            self.drop_token(suite_id)
+            fresh = self.token(suite_id, cfg)
+            if before_retry is not None:
+                before_retry()
+            return call(fresh)
 
     def drop_token(self, suite_id: str) -> None:
         """WeCom called the token invalid: forget it (and never take it back from the store)."""
