@@ -21,7 +21,6 @@ when :meth:`next_due` arrives. It talks to WeCom only through :class:`WeComApi`.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 
 from iotwx_watch.config import Config
@@ -96,7 +95,6 @@ class Engine:
                                   after_redeemed=self._changes.after_redeemed, clock=clock,
                                   notify=self._notify, secrets=self._secrets)
         _register_secrets(state, self._secrets)
-        self.ignored: Counter[str] = Counter()  # records not acted on in this process
 
     # -- the API the runner and CLI call ----------------------------------------------
     @property
@@ -321,7 +319,6 @@ class Engine:
 
     def _ignore(self, reason: str, event: Event | None, suite_id: str | None) -> None:
         """Count a record that changed nothing, in the state too (status, metrics)."""
-        self.ignored[reason] += 1
         source = getattr(event, "source", None)
         where = f"{source.path}:{source.offset}" if source is not None else None
         now = self._clock()
