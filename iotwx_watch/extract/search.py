@@ -22,6 +22,10 @@ import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from iotwx_watch.extract.compiled_search import CompiledTriggers
 
 _SAMPLE_BYTES = 16 * 1024
 _SMALL = 64 * 1024  # below this, plain search is as fast as anything
@@ -139,8 +143,16 @@ class _Plain:
         return self.hit
 
 
-class Finder:
-    """The trigger hits in ``buf[lo:hi]`` of one chunk, handed out in order.
+class Finder(Protocol):
+    """The trigger hits in ``buf[lo:hi]`` of one chunk, handed out in order."""
+
+    def next(self, pos: int) -> int:
+        """Offset of the first trigger occurrence starting at or after ``pos``, or -1."""
+        ...
+
+
+class _SearchFinder:
+    """The pure-Python :class:`Finder`.
 
     Anchored triggers were all found when the finder was made; plain ones are searched
     lazily, each search resuming where the last one stopped, so positions asked of
@@ -168,17 +180,37 @@ class Finder:
 
 
 class Triggers:
-    """A fixed set of trigger strings; :meth:`finder` searches one chunk for them."""
+    """A fixed set of trigger strings; :meth:`finder` searches one chunk for them.
 
-    def __init__(self, needles: Sequence[bytes], keys: KeyContext = NO_KEYS) -> None:
+    With ``compiled`` (the default) and Hyperscan importable, one compiled pass finds
+    them all (:mod:`.compiled_search`); otherwise the pure-Python search below does,
+    with the same result.
+    """
+
+    def __init__(
+        self, needles: Sequence[bytes], keys: KeyContext = NO_KEYS, *, compiled: bool = True
+    ) -> None:
         if not needles or any(not needle for needle in needles):
             raise ValueError("triggers must be non-empty strings")
         self.needles = tuple(needles)
         self.keys = keys
+        self._try_compiled = compiled  # until the first finder() tried to build it
+        self._compiled: CompiledTriggers | None = None
         self.stale = True  # the anchors must be chosen (again) on the next large chunk
         self._cover: list[tuple[int | None, list[bytes]]] = []
         self._regexes: dict[tuple[int, tuple[bytes, ...]], re.Pattern[bytes]] = {}
         self._age = 0  # large chunks searched since the anchors were chosen
+
+    @property
+    def engine(self) -> str:
+        """``hyperscan`` or ``python``: what :meth:`finder` searches with."""
+        self._resolve()
+        return "python" if self._compiled is None else "hyperscan"
+
+    def _resolve(self) -> None:
+        if self._try_compiled:
+            self._compiled = _compile(self.needles, self.keys)
+            self._try_compiled = False
 
     def finder(self, buf: bytes, lo: int, hi: int) -> Finder:
         """A :class:`Finder` over ``buf[lo:hi]``, anchored on bytes rare in this log.
@@ -186,8 +218,11 @@ class Triggers:
         The anchors are chosen on a sample of a large chunk, and again every
         ``_RESAMPLE_CHUNKS`` large chunks (a log's noise changes with the day's traffic).
         """
+        self._resolve()
+        if self._compiled is not None:
+            return self._compiled.finder(buf, lo, hi)
         if hi - lo < _SMALL:
-            return Finder(buf, hi, *self._unanchored(self.needles))
+            return _SearchFinder(buf, hi, *self._unanchored(self.needles))
         if self.stale or self._age >= _RESAMPLE_CHUNKS:
             mid = lo + (hi - lo) // 2
             self._cover = _cover(self.needles, buf[mid : mid + _SAMPLE_BYTES])
@@ -202,7 +237,7 @@ class Triggers:
                 plain += more_plain
             else:
                 groups.append(self._anchored(anchor, needles))
-        return Finder(buf, hi, groups, plain)
+        return _SearchFinder(buf, hi, groups, plain)
 
     def _anchored(self, anchor: int, needles: Sequence[bytes]) -> _Anchored:
         key = (anchor, tuple(needles))
@@ -220,6 +255,16 @@ class Triggers:
                   if needle in self.keys.words]
         plain = [_Plain(needle) for needle in needles if needle not in self.keys.words]
         return groups, plain
+
+
+def _compile(needles: Sequence[bytes], keys: KeyContext) -> CompiledTriggers | None:
+    """The Hyperscan search of these triggers, or None where Hyperscan is not available."""
+    from iotwx_watch.extract import compiled_search
+
+    hyperscan = compiled_search.load()
+    if hyperscan is None:
+        return None
+    return compiled_search.CompiledTriggers(hyperscan, needles, keys)
 
 
 def _cover(needles: Sequence[bytes], sample: bytes) -> list[tuple[int | None, list[bytes]]]:

@@ -208,3 +208,35 @@ def test_time_grows_linearly(kind: ExtractorKind, unit: bytes, kib: int) -> None
     small = best_time(kind, one_line(unit, size), runs=3)
     large = best_time(kind, one_line(unit, 4 * size), runs=3)
     assert large <= 8 * small + 0.01, f"{small * 1000:.1f} ms -> {large * 1000:.1f} ms"
+
+
+_SEARCH_PIECES = st.one_of(
+    st.sampled_from([b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt", b"<",
+                     b">", b"=", b" ", b"\t", b"\n", b'"', b"y", b"C", b"x" * 70_000]),
+    st.binary(max_size=20),
+)
+
+
+@FUZZ
+@given(data=st.lists(_SEARCH_PIECES, max_size=60).map(b"".join),
+       lo=st.integers(min_value=0, max_value=200), cut=st.integers(min_value=0, max_value=200))
+def test_compiled_and_python_search_agree(data: bytes, lo: int, cut: int) -> None:
+    """Hyperscan and the pure-Python search find the same hits in any bytes and any range
+    (key-only words included), so a machine without Hyperscan reads logs the same."""
+    from iotwx_watch.extract.callback import KEYS, TRIGGERS
+    from iotwx_watch.extract.compiled_search import load
+    from iotwx_watch.extract.search import Triggers
+
+    if load() is None:
+        pytest.skip("hyperscan is not installed here")
+    lo = min(lo, len(data))
+    hi = max(lo, len(data) - cut)
+    found = []
+    for compiled in (True, False):
+        finder = Triggers(TRIGGERS, KEYS, compiled=compiled).finder(data, lo, hi)
+        hits, pos = [], lo
+        while (hit := finder.next(pos)) >= 0:
+            hits.append(hit)
+            pos = hit + 1
+        found.append(hits)
+    assert found[0] == found[1]

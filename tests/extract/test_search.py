@@ -1,4 +1,5 @@
-"""The shared-anchor trigger search finds exactly what plain substring search finds."""
+"""The trigger search finds exactly what plain substring search finds, with Hyperscan
+(when installed) and with the pure-Python shared-anchor search alike."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 
 import pytest
 
+from iotwx_watch.extract.compiled_search import MAX_MATCHES, load
 from iotwx_watch.extract.search import KeyContext, Triggers
 
 NEEDLES = (b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt")
@@ -32,57 +34,75 @@ def hits(triggers: Triggers, data: bytes, lo: int = 0, hi: int | None = None) ->
     return found
 
 
+@pytest.fixture(params=[True, False], ids=["hyperscan", "python"])
+def compiled(request: pytest.FixtureRequest) -> bool:
+    """Each test runs with the compiled search and with the pure-Python one."""
+    if request.param and load() is None:
+        pytest.skip("hyperscan is not installed here")
+    return bool(request.param)
+
+
+def test_hyperscan_is_used_where_installed() -> None:
+    """The package depends on Hyperscan on the machines it has wheels for; where it
+    imports, the scanners use it (and can be told not to)."""
+    expected = "python" if load() is None else "hyperscan"
+    assert Triggers(NEEDLES).engine == expected
+    assert Triggers(NEEDLES, compiled=False).engine == "python"
+
+
 def noise(seed: int, alphabet: bytes, size: int) -> bytes:
     rng = random.Random(seed)
     return bytes(rng.choice(alphabet) for _ in range(size))
 
 
-def test_rare_anchors_find_every_trigger() -> None:
+def test_rare_anchors_find_every_trigger(compiled: bool) -> None:
     """Triggers anywhere, at the edges and overlapping, are found on rare anchors."""
     quiet = noise(5, b"abcdefghijklmnopqrs 0123456789\n", 300_000)
     data = b"InfoType" + quiet[:100_000] + b"xinfo_typex" + quiet[100_000:200_000]
     data += b"EncryptAuthCode" + quiet[200_000:] + b"infoType"
-    triggers = Triggers(NEEDLES)
+    triggers = Triggers(NEEDLES, compiled=compiled)
     assert plain(data, NEEDLES) == hits(triggers, data)
-    assert not triggers.stale  # the anchors held for the whole chunk
+    assert compiled or not triggers.stale  # the anchors held for the whole chunk
 
 
-def test_a_later_anchor_may_start_an_earlier_trigger() -> None:
+def test_a_later_anchor_may_start_an_earlier_trigger(compiled: bool) -> None:
     """Two needles anchored on one byte at different depths come out in start order."""
     data = b"." * 70_000 + b"xyAB" + b"." * 70_000
-    triggers = Triggers((b"y", b"xyAB"))
+    triggers = Triggers((b"y", b"xyAB"), compiled=compiled)
     assert [70_000, 70_001] == hits(triggers, data)
 
 
-def test_common_anchors_fall_back_to_plain_search() -> None:
+def test_common_anchors_fall_back_to_plain_search(compiled: bool) -> None:
     """When every byte of the triggers is common, results are still exact."""
     data = noise(6, b"from ip60", 200_000) + b"from ip" + b"60020"
     needles = (b"from ip", b"60020", b"not allow to access")
-    assert plain(data, needles) == hits(Triggers(needles), data)
+    assert plain(data, needles) == hits(Triggers(needles, compiled=compiled), data)
 
 
-def test_an_anchor_turning_common_midway() -> None:
+def test_an_anchor_turning_common_midway(compiled: bool) -> None:
     """A rare anchor that floods later in the chunk loses and repeats no hit."""
     quiet = noise(7, b"abcdefgh \n", 100_000)
     data = quiet + b"yyyyyyyyy InfoType " * 20_000 + quiet + b"Encrypt"
-    triggers = Triggers(NEEDLES)
+    triggers = Triggers(NEEDLES, compiled=compiled)
     hits(triggers, quiet * 2)  # anchors chosen on quiet data: "y" is rare there
-    assert not triggers.stale
+    assert compiled or not triggers.stale
     assert plain(data, NEEDLES) == hits(triggers, data)
 
 
 @pytest.mark.parametrize(("lo", "hi", "expected"), [(70_000, 70_008, [70_000]),
                                                     (70_001, None, []), (0, 70_007, [])])
-def test_bounds_are_respected(lo: int, hi: int | None, expected: list[int]) -> None:
+def test_bounds_are_respected(
+    lo: int, hi: int | None, expected: list[int], compiled: bool
+) -> None:
     """Only occurrences wholly inside [lo, hi) are returned."""
     data = b"x" * 70_000 + b"InfoType" + b"z" * 70_000
-    assert expected == hits(Triggers(NEEDLES), data, lo, hi)
+    assert expected == hits(Triggers(NEEDLES, compiled=compiled), data, lo, hi)
 
 
-def test_small_chunks_search_plainly() -> None:
+def test_small_chunks_search_plainly(compiled: bool) -> None:
     """Below the size where anchors pay off, the search is plain and still exact."""
     data = b"a InfoType b AuthCode c\n" * 10
-    assert plain(data, NEEDLES) == hits(Triggers(NEEDLES), data)
+    assert plain(data, NEEDLES) == hits(Triggers(NEEDLES, compiled=compiled), data)
 
 
 def test_empty_triggers_are_refused() -> None:
@@ -99,12 +119,12 @@ PROSE = [b"Undefined index: AuthCode in /x.php", b"AuthCodes", b"AuthCode     = 
 
 
 @pytest.mark.parametrize("size", [100, 200_000])
-def test_key_only_words_are_hits_only_where_they_can_be_keys(size: int) -> None:
+def test_key_only_words_are_hits_only_where_they_can_be_keys(size: int, compiled: bool) -> None:
     """A key-only word counts before a key byte, or before blanks and a key byte or the
     end; in prose it is no hit, on small (plain) and large (anchored) chunks alike."""
     quiet = noise(8, b"abcdefgh \n", size)
     data = quiet + b"\n".join(PROSE + KEYED) + b"\n"
-    found = hits(Triggers(NEEDLES, KEYS), data)
+    found = hits(Triggers(NEEDLES, KEYS, compiled=compiled), data)
     prose_end = len(quiet) + len(b"\n".join(PROSE))
     assert [] == [hit for hit in found if hit < prose_end]
     for line in KEYED:
@@ -112,3 +132,38 @@ def test_key_only_words_are_hits_only_where_they_can_be_keys(size: int) -> None:
         assert any(start <= hit < start + len(line) for hit in found), line
     every = plain(data, (b"AuthCode",))
     assert [h for h in every if KEYS.allows(data, h, b"AuthCode", len(data))] == found
+
+
+def test_a_key_byte_just_before_the_range_counts(compiled: bool) -> None:
+    """Like the pure-Python regex, which looks behind ``lo``, the compiled search sees the
+    byte before ``lo``: a key there makes the word at ``lo`` a hit."""
+    data = b"x<AuthCode>y"
+    assert [2] == hits(Triggers(NEEDLES, KEYS, compiled=compiled), data, 2)
+    assert [] == hits(Triggers(NEEDLES, KEYS, compiled=compiled), b"x AuthCode y", 2)
+
+
+@pytest.mark.parametrize("word", [b"<AuthCode>", b"x AuthCode    =", b"x AuthCode   ", b"InfoType"])
+@pytest.mark.parametrize("skip", [1, 37, 5000])
+def test_dense_triggers_are_scanned_in_windows_and_found_once(
+    compiled: bool, word: bytes, skip: int
+) -> None:
+    """Where triggers are dense the compiled search scans window by window (a scan stops
+    after MAX_MATCHES matches): a trigger cut by a window's end is found by the next
+    window, and a key cut just before its ``after`` byte (where the window's end looks
+    like the end of the data) is no false hit; asking past a line skips its hits."""
+    rng = random.Random(len(word) * skip)
+    data = b"".join(rng.choice((word, b"InfoType")) + b"." * rng.randrange(12)
+                    + (b"\n" if rng.random() < 0.1 else b"") for _ in range(4 * MAX_MATCHES))
+    data = b"." * 70_000 + data + b" tail\n"
+
+    def asked(triggers: Triggers) -> list[int]:
+        finder = triggers.finder(data, 0, len(data))
+        found, pos = [], 0
+        while (hit := finder.next(pos)) >= 0:
+            found.append(hit)
+            pos = hit + skip
+        return found
+
+    expected = asked(Triggers(NEEDLES, KEYS, compiled=False))
+    assert len(expected) > 2
+    assert expected == asked(Triggers(NEEDLES, KEYS, compiled=compiled))
