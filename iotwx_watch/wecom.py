@@ -19,10 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
-
-import httpx
 
 from iotwx_watch.config.checks import is_loopback
 from iotwx_watch.engine.port import AuthInfo, Authorization, CallRecord, SuiteToken
@@ -35,6 +33,9 @@ from iotwx_watch.errors import (
     WeComError,
 )
 from iotwx_watch.log import SecretRegistry, get_logger
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 _SERVICE = "/cgi-bin/service/"
@@ -78,9 +79,14 @@ def check_base_url(url: str) -> str:
     raise ConfigError(f"WeCom base_url must be https (plain http only to loopback), got {url!r}")
 
 
-# Failures after the request left this host: WeCom may have acted on it. (Every call uses
-# a fresh connection, so a dropped idle keep-alive connection cannot look like one.)
-_AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+def _after_sending(exc: Exception) -> bool:
+    """Whether the failure came after the request left this host: WeCom may have acted on
+    it. (Every call uses a fresh connection, so a dropped idle keep-alive connection
+    cannot look like one.)"""
+    import httpx
+
+    return isinstance(exc, httpx.ReadTimeout | httpx.ReadError | httpx.RemoteProtocolError)
 
 
 def _scrub(text: str, registry: SecretRegistry, *secrets: str) -> str:
@@ -122,20 +128,32 @@ class WeComClient:
             raise ConfigError(f"WeCom timeout_s must be positive, got {timeout_s!r}")
         self.permanent_code_api = permanent_code_api
         self._on_call = on_call
-        loopback = is_loopback(urlsplit(self.base_url).hostname or "")
-        self._client = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(
-                connect=timeout_s, read=timeout_s, write=timeout_s, pool=timeout_s
-            ),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=not loopback,  # an http_proxy in the environment must not catch loopback
-            headers={"User-Agent": "iotwx-watch"},
-            # A few calls per ten minutes: a fresh connection each time costs little and
-            # means a dropped connection is never a stale pooled one (see _AFTER_SENDING).
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        """The httpx client, made at the first call: most `once` runs make no call, and
+        httpx with its TLS context costs about 0.1 s to import and build."""
+        if self._client is None:
+            import httpx
+
+            timeout_s = self._timeout_s
+            loopback = is_loopback(urlsplit(self.base_url).hostname or "")
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(
+                    connect=timeout_s, read=timeout_s, write=timeout_s, pool=timeout_s
+                ),
+                transport=self._transport,
+                follow_redirects=False,
+                trust_env=not loopback,  # an http_proxy in the environment must not catch loopback
+                headers={"User-Agent": "iotwx-watch"},
+                # A few calls per ten minutes: a fresh connection each time costs little and
+                # means a dropped connection is never a stale pooled one (_after_sending).
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+        return self._client
 
     def __enter__(self) -> WeComClient:
         return self
@@ -149,8 +167,9 @@ class WeComClient:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+        """Close the connection pool (if a call made one)."""
+        if self._client is not None:
+            self._client.close()
 
     def get_suite_token(self, suite_id: str, suite_secret: str, suite_ticket: str) -> SuiteToken:
         """POST get_suite_token with the suite's secret and newest ticket."""
@@ -235,15 +254,17 @@ class WeComClient:
         """One request, parsed; WeComError on any failure. Recorded either way."""
         secrets = (*secrets, token or "")
         params = {"suite_access_token": token} if token is not None else None
+        client = self._http()
+        import httpx
+
         started = time.monotonic()
         status: int | None = None
         try:
             try:
-                response = self._client.post(_SERVICE + endpoint, params=params, json=body)
+                response = client.post(_SERVICE + endpoint, params=params, json=body)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 detail = _scrub(str(exc), self.secrets, *secrets) or "no detail"
-                errcode = ERRCODE_ANSWER_LOST if isinstance(exc, _AFTER_SENDING) else (
-                    ERRCODE_TRANSPORT)
+                errcode = ERRCODE_ANSWER_LOST if _after_sending(exc) else ERRCODE_TRANSPORT
                 raise WeComError(
                     errcode, f"{endpoint}: {type(exc).__name__}: {detail}"
                 ) from exc

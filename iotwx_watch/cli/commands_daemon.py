@@ -71,7 +71,7 @@ def once(obj: CliContext) -> None:
     from iotwx_watch.run.reader import tune_allocator
 
     config = obj.load_config(require_sources=True)
-    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
+    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options(config))
     tune_allocator()
     try:
         summary = catch_up(config, observers, secrets=obj.secrets,
@@ -109,7 +109,7 @@ def run(obj: CliContext) -> None:
     from iotwx_watch.run.sdnotify import SystemdNotifier
 
     config = obj.load_config(require_sources=True)
-    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options())
+    observers = hooks_for(config, secrets=obj.secrets, **obj.hook_options(config))
     tune_allocator()
     try:
         code = run_forever(

@@ -43,7 +43,7 @@ def notify(obj: CliContext, action: str, timeout_s: float) -> None:
     config = obj.load_config()
     if not config.notify:
         raise usage_error(f"config {config.path} has no [[notify]] sink to test")
-    options = obj.hook_options()
+    options = obj.hook_options(config)
     context = MessageContext(config.name or options["deployment"], config.language,
                              options["tz"])
     now = time.time()

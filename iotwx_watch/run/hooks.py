@@ -13,18 +13,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iotwx_watch.config import Config
 from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.report.messages import MessageContext
-from iotwx_watch.report.metrics import MetricsExporter
-from iotwx_watch.report.notify import NotificationFanout
-from iotwx_watch.run.notices import Notices, OutboxPolicy
 from iotwx_watch.run.runner import BatchHook, Runner
 from iotwx_watch.state.model import ServiceProblem
+
+if TYPE_CHECKING:  # imported by hooks_for when the config asks for them (httpx, prometheus)
+    from iotwx_watch.report.metrics import MetricsExporter
+    from iotwx_watch.run.notices import Notices, OutboxPolicy
 
 log = get_logger("observers")
 
@@ -130,6 +130,8 @@ def hooks_for(
     """
     hooks = BatchHooks(batch=[], on_outcome=None)
     if config.metrics.textfile or config.metrics.listen:
+        from iotwx_watch.report.metrics import MetricsExporter
+
         exporter = MetricsExporter(config.metrics, clock=clock, build_info=build_info)
         exporter.start()
         hooks.exporter = exporter
@@ -138,6 +140,10 @@ def hooks_for(
     hooks.batch.append(ListenerWatch(hooks.exporter, clock))
     hooks.batch.append(StateWatch())
     if config.notify:
+        from iotwx_watch.report.messages import MessageContext
+        from iotwx_watch.report.notify import NotificationFanout
+        from iotwx_watch.run.notices import Notices, OutboxPolicy
+
         options = {"secrets": secrets, **(sink_options or {})}
         fanout = NotificationFanout.from_config(config.notify, **options)
         hooks._closers.append(fanout.close)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import Workdir
+from tests.conftest import SUITE_A, Workdir
 
 HEAVY = ("httpx", "watchdog", "prometheus_client", "cryptography", "http.server", "structlog",
          "redis")
@@ -50,6 +50,15 @@ def test_status_and_check_config_load_no_heavy_module(workdir: Workdir) -> None:
     assert [] == loaded("check-config", "--config", config)
 
 
-def test_once_does_load_what_it_needs(workdir: Workdir) -> None:
-    """The probe can fail: `once` does load httpx and structlog (it calls WeCom and logs)."""
-    assert {"httpx", "structlog"} <= set(loaded("once", "--config", str(workdir.config_file)))
+def test_once_loads_httpx_only_to_call_wecom(workdir: Workdir) -> None:
+    """`once` logs (structlog) but builds its HTTP client at the first WeCom call: a pass
+    with nothing to redeem loads no httpx, nor metrics or notification code it was not
+    configured for. The probe can fail: with a fresh code in the log it loads httpx."""
+    config = str(workdir.config_file)
+    idle = set(loaded("once", "--config", config))
+    assert "structlog" in idle
+    assert not idle & {"httpx", "prometheus_client", "http.server"}
+    workdir.log_authorization("wwstartup00000001")
+    assert {"httpx", "structlog"} <= set(loaded("once", "--config", config))
+    corps = workdir.state()["suites"][SUITE_A]["corps"]
+    assert corps["wwstartup00000001"]["permanent_code"]  # redeemed by that pass
