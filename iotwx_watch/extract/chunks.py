@@ -18,6 +18,11 @@ from typing import Protocol
 from iotwx_watch.events import BlockedIP, Event, UnrecognizedRecord, event_type
 
 _SPLIT_MIN = 64 * 1024  # chunks bigger than this are not copied to join a split line
+# The kept bytes are joined with this many lines of the next read (at most _HEAD_BYTES):
+# more than any scanner looks back from a hit (the callback scanner: 32 lines of record
+# and 4 of context), so what the scanners keep afterwards lies in the new read.
+_HEAD_LINES = 48
+_HEAD_BYTES = 32 * 1024
 
 
 class Scanner(Protocol):
@@ -128,17 +133,19 @@ class ChunkExtractor:
         if not self._buf:
             buf = data
         else:
-            newline = data.find(b"\n")
-            if 0 <= newline < len(data) - _SPLIT_MIN:
-                # Finish the line left over from the last read on its own, so the rest
-                # of this chunk need not be copied behind it (unless a record is open).
-                head = self._buf + data[: newline + 1]
+            cut = _head_end(data)
+            if 0 < cut < len(data) - _SPLIT_MIN:
+                # Finish the bytes kept from the last read together with the first lines
+                # of this one on their own, so the rest of this chunk need not be copied
+                # behind them: once those lines are read, what the scanners keep lies in
+                # this chunk (unless a record is still open), and they resume past it.
+                head = self._buf + data[:cut]
                 events = self._run(head, len(head), final=False)
-                self._complete = offset + newline + 1
-                if self._buf:
-                    buf = self._buf + data[newline + 1 :]
+                self._complete = offset + cut
+                if self._base < offset:
+                    buf = self._buf + data[cut:]
                 else:
-                    buf, self._base = data, offset  # scanners resume past the head
+                    buf, self._base = data, offset
             else:
                 buf = self._buf + data
         last = buf.rfind(b"\n")
@@ -249,6 +256,20 @@ class ChunkExtractor:
                 self.stats["skipped.long_line"] += 1
             pos = line_end + 1
         self._long_checked = self._base + end
+
+
+def _head_end(data: bytes) -> int:
+    """The end of the first ``_HEAD_LINES`` lines of ``data`` (of the line holding byte
+    ``_HEAD_BYTES``, if that comes first); 0 when ``data`` holds no newline."""
+    end = 0
+    for _ in range(_HEAD_LINES):
+        newline = data.find(b"\n", end)
+        if newline < 0:
+            break
+        end = newline + 1
+        if end > _HEAD_BYTES:
+            break
+    return end
 
 
 def _dedupe(events: list[Event]) -> list[Event]:
