@@ -27,6 +27,7 @@ from iotwx_watch.extract.callback import CallbackScanner
 from iotwx_watch.extract.chunks import ChunkExtractor, Scanner
 from iotwx_watch.extract.patterns import PatternScanner
 from iotwx_watch.extract.policy import PolicyScanner
+from iotwx_watch.extract.search import TriggerPool
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -87,13 +88,16 @@ def make_extractor(
         raise ValueError(f"unknown extractor kind {kind!r}")
     kinds: tuple[SourceKind, ...] = ("callback", "policy_engine") if kind == "auto" else (kind,)
     scanners: list[Scanner] = []
+    pool = TriggerPool()  # one scan of each read for all the scanners' trigger words
     for one in kinds:
         if one == "callback":
-            scanners.append(CallbackScanner(path, config, max_line_bytes=max_line_bytes))
+            scanners.append(
+                CallbackScanner(path, config, max_line_bytes=max_line_bytes, pool=pool))
         else:
-            scanners.append(PolicyScanner(path, max_line_bytes=max_line_bytes))
+            scanners.append(PolicyScanner(path, max_line_bytes=max_line_bytes, pool=pool))
         patterns = PatternScanner(
-            path, one, config.patterns if config else (), max_line_bytes=max_line_bytes
+            path, one, config.patterns if config else (), max_line_bytes=max_line_bytes,
+            pool=pool,
         )
         if patterns:
             scanners.append(patterns)

@@ -36,7 +36,7 @@ from iotwx_watch.extract.records import (
     lines_back,
     marker_line,
 )
-from iotwx_watch.extract.search import Finder, KeyContext, Triggers
+from iotwx_watch.extract.search import Finder, KeyContext, TriggerPool, Triggers
 from iotwx_watch.extract.structure import Sweep, group
 from iotwx_watch.extract.text import LineText, decode_lines, line_text
 from iotwx_watch.extract.validate import INFO_TYPES
@@ -73,11 +73,14 @@ class CallbackScanner:
 
     kind = "callback"
 
-    def __init__(self, path: str, config: Config | None, *, max_line_bytes: int) -> None:
+    def __init__(
+        self, path: str, config: Config | None, *, max_line_bytes: int,
+        pool: TriggerPool | None = None,
+    ) -> None:
         self._path = path
         self._max_line = max_line_bytes
         self._envelopes = EnvelopeOpener(config)
-        self._triggers = Triggers(TRIGGERS, KEYS)
+        self._triggers = Triggers(TRIGGERS, KEYS, pool=pool)
         self._scanned = -1  # file offset up to which hits were handled (-1: not started)
         self._floor = 0  # end of the last record read: a record's context stops there
         self._clean = 0  # end of the last region read: a lookback stops there

@@ -58,27 +58,10 @@ class CompiledTriggers:
     """
 
     def __init__(self, hyperscan: Any, needles: Sequence[bytes], keys: KeyContext) -> None:
-        expressions: list[bytes] = []
-        self._shift: list[int] = []
-        self._reach = 0  # the longest match an expression can make
-        for needle in dict.fromkeys(needles):
-            if needle in keys.words:
-                expressions.append(_class(keys.before) + _hex(needle))
-                self._shift.append(1)
-                expressions.append(_hex(needle) + _BLANK_TAIL + _class(keys.after) + rb"|\z)")
-                self._shift.append(0)
-                self._reach = max(self._reach, len(needle) + 5)
-            else:
-                expressions.append(_hex(needle))
-                self._shift.append(0)
-                self._reach = max(self._reach, len(needle))
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=expressions,
-            ids=list(range(len(expressions))),
-            elements=len(expressions),
-            flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(expressions),
-        )
+        made = _expressions(needles, keys)
+        self._shift = [shift for _, shift, _ in made]
+        self._reach = max(longest for _, _, longest in made)  # the longest match there is
+        self._db = _database(hyperscan, [expression for expression, _, _ in made])
         self._stopped = hyperscan.ScanTerminated
 
     def finder(self, buf: bytes, lo: int, hi: int) -> CompiledFinder:
@@ -121,6 +104,86 @@ class CompiledTriggers:
 
 MAX_MATCHES = 256
 MIN_WINDOW = 4 * 1024
+
+
+def _expressions(
+    needles: Sequence[bytes], keys: KeyContext
+) -> list[tuple[bytes, int, int]]:
+    """(expression, shift, longest match) for each trigger: see :class:`CompiledTriggers`."""
+    out: list[tuple[bytes, int, int]] = []
+    for needle in dict.fromkeys(needles):
+        if needle in keys.words:
+            out.append((_class(keys.before) + _hex(needle), 1, len(needle) + 1))
+            out.append((_hex(needle) + _BLANK_TAIL + _class(keys.after) + rb"|\z)", 0,
+                        len(needle) + 5))
+        else:
+            out.append((_hex(needle), 0, len(needle)))
+    return out
+
+
+def _database(hyperscan: Any, expressions: list[bytes]) -> Any:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
+        flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(expressions),
+    )
+    return db
+
+
+class CompiledPool:
+    """One Hyperscan database for the triggers of several scanners (a
+    :class:`~iotwx_watch.extract.search.TriggerPool`): :meth:`scan` lists each one's hits
+    in a read at once."""
+
+    def __init__(
+        self, hyperscan: Any, groups: Sequence[tuple[Sequence[bytes], KeyContext]]
+    ) -> None:
+        expressions: list[bytes] = []
+        self._owner: list[int] = []
+        self._shift: list[int] = []
+        for index, (needles, keys) in enumerate(groups):
+            for expression, shift, _ in _expressions(needles, keys):
+                expressions.append(expression)
+                self._owner.append(index)
+                self._shift.append(shift)
+        self._groups = len(groups)
+        self._db = _database(hyperscan, expressions)
+        self._stopped = hyperscan.ScanTerminated
+
+    def scan(self, buf: bytes, lo: int, hi: int) -> list[list[int]] | None:
+        """Each group's sorted hits wholly in ``buf[lo:hi]`` (a key's ``before`` byte may be
+        at ``lo - 1``), or None when the read holds more than ``MAX_MATCHES`` matches."""
+        origin = max(lo - 1, 0)
+        owner, shift = self._owner, self._shift
+        found: list[set[int]] = [set() for _ in range(self._groups)]
+        count = 0
+
+        def on_match(ident: int, first: int, _end: int, _flags: int, _context: object) -> bool:
+            nonlocal count
+            found[owner[ident]].add(origin + first + shift[ident])
+            count += 1
+            return count > MAX_MATCHES
+
+        try:
+            self._db.scan(memoryview(buf)[origin:hi], match_event_handler=on_match)
+        except self._stopped:
+            return None
+        return [sorted(at for at in hits if at >= lo) for hits in found]
+
+
+class ListedFinder:
+    """A :class:`~iotwx_watch.extract.search.Finder` over hits already listed (all of
+    them from the finder's start on)."""
+
+    def __init__(self, hits: list[int]) -> None:
+        self._hits = hits
+
+    def next(self, pos: int) -> int:
+        """Offset of the first hit at or after ``pos``, or -1."""
+        index = bisect.bisect_left(self._hits, pos)
+        return self._hits[index] if index < len(self._hits) else -1
 
 
 class CompiledFinder:

@@ -30,18 +30,18 @@ from iotwx_watch.extract.mask import excerpt
 from iotwx_watch.extract.policy import BLOCKED_ERRCODE
 from iotwx_watch.extract.prefilter import prefilter
 from iotwx_watch.extract.records import line_end, line_start
-from iotwx_watch.extract.search import Triggers
+from iotwx_watch.extract.search import TriggerPool, Triggers
 from iotwx_watch.extract.text import decode
 from iotwx_watch.extract.validate import check_ip, clean_hint, valid_id
 
 
 class _Compiled:
-    def __init__(self, pattern: PatternConfig) -> None:
+    def __init__(self, pattern: PatternConfig, pool: TriggerPool | None = None) -> None:
         self.regex = re.compile(pattern.regex.encode("utf-8"), re.MULTILINE)
         self.info_type = pattern.info_type
         self.prefilter = prefilter(self.regex)
         literal = self.prefilter.literal
-        self.triggers = Triggers((literal,)) if literal is not None else None
+        self.triggers = Triggers((literal,), pool=pool) if literal is not None else None
 
     def matches(self, buf: bytes, lo: int, end: int) -> Iterator[re.Match[bytes]]:
         """The regex's matches in ``buf[lo:end]``, as one pass over it would give them,
@@ -73,12 +73,13 @@ class PatternScanner(LineScanner):
         patterns: Sequence[PatternConfig],
         *,
         max_line_bytes: int,
+        pool: TriggerPool | None = None,
     ) -> None:
         super().__init__()
         self._path = path
         self.kind: str = kind
         self._max_line = max_line_bytes
-        self._patterns = [_Compiled(p) for p in patterns if p.kind == kind]
+        self._patterns = [_Compiled(p, pool) for p in patterns if p.kind == kind]
 
     def __bool__(self) -> bool:
         return bool(self._patterns)

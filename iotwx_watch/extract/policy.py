@@ -25,7 +25,7 @@ from iotwx_watch.extract.chunks import LineScanner
 from iotwx_watch.extract.fields import own_output
 from iotwx_watch.extract.mask import excerpt
 from iotwx_watch.extract.records import line_end, line_start
-from iotwx_watch.extract.search import Triggers
+from iotwx_watch.extract.search import TriggerPool, Triggers
 from iotwx_watch.extract.text import decode, unescape
 from iotwx_watch.extract.validate import check_ip, clean_hint, valid_id
 
@@ -161,11 +161,13 @@ class PolicyScanner(LineScanner):
 
     kind = "policy_engine"
 
-    def __init__(self, path: str, *, max_line_bytes: int) -> None:
+    def __init__(
+        self, path: str, *, max_line_bytes: int, pool: TriggerPool | None = None
+    ) -> None:
         super().__init__()
         self._path = path
         self._max_line = max_line_bytes
-        self._triggers = Triggers(TRIGGERS)
+        self._triggers = Triggers(TRIGGERS, pool=pool)
 
     def _scan_lines(
         self, buf: bytes, base: int, lo: int, end: int, stats: Counter[str]

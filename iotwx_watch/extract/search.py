@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from iotwx_watch.extract.compiled_search import CompiledTriggers
+    from iotwx_watch.extract.compiled_search import CompiledPool, CompiledTriggers
 
 _SAMPLE_BYTES = 16 * 1024
 _SMALL = 64 * 1024  # below this, plain search is as fast as anything
@@ -188,12 +188,20 @@ class Triggers:
     """
 
     def __init__(
-        self, needles: Sequence[bytes], keys: KeyContext = NO_KEYS, *, compiled: bool = True
+        self,
+        needles: Sequence[bytes],
+        keys: KeyContext = NO_KEYS,
+        *,
+        compiled: bool = True,
+        pool: TriggerPool | None = None,
     ) -> None:
         if not needles or any(not needle for needle in needles):
             raise ValueError("triggers must be non-empty strings")
         self.needles = tuple(needles)
         self.keys = keys
+        self._pool = pool
+        if pool is not None:
+            pool.members.append(self)
         self._try_compiled = compiled  # until the first finder() tried to build it
         self._compiled: CompiledTriggers | None = None
         self.stale = True  # the anchors must be chosen (again) on the next large chunk
@@ -220,6 +228,10 @@ class Triggers:
         """
         self._resolve()
         if self._compiled is not None:
+            if self._pool is not None and len(self._pool.members) > 1:
+                shared = self._pool.finder(self, buf, lo, hi)
+                if shared is not None:
+                    return shared
             return self._compiled.finder(buf, lo, hi)
         if hi - lo < _SMALL:
             return _SearchFinder(buf, hi, *self._unanchored(self.needles))
@@ -255,6 +267,45 @@ class Triggers:
                   if needle in self.keys.words]
         plain = [_Plain(needle) for needle in needles if needle not in self.keys.words]
         return groups, plain
+
+
+class TriggerPool:
+    """The trigger sets of the scanners that read one file (callback, policy_engine, the
+    operator patterns' literals): with Hyperscan, one scan of a read finds the hits of
+    all of them, where each would make its own pass over the bytes.
+
+    Each scanner makes its :class:`Triggers` with ``pool=``; the first finder asked for a
+    read scans it for all members and the others reuse that scan (the same buffer, end
+    and a start no earlier). Where a read is dense with matches, each member scans on its
+    own, window by window (:class:`~.compiled_search.CompiledFinder`).
+    """
+
+    def __init__(self) -> None:
+        self.members: list[Triggers] = []
+        self._compiled: CompiledPool | None = None
+        self._size = 0  # members when the pool was compiled
+        self._last: tuple[bytes, int, int, list[list[int]] | None] | None = None
+
+    def finder(self, member: Triggers, buf: bytes, lo: int, hi: int) -> Finder | None:
+        """A finder over ``member``'s hits in ``buf[lo:hi]`` from the shared scan, or None
+        where the read is too dense for one (the member then scans alone)."""
+        from iotwx_watch.extract import compiled_search
+
+        if self._compiled is None or self._size != len(self.members):
+            hyperscan = compiled_search.load()
+            assert hyperscan is not None  # a member compiled: Hyperscan is here
+            groups = [(m.needles, m.keys) for m in self.members]
+            self._compiled = compiled_search.CompiledPool(hyperscan, groups)
+            self._size, self._last = len(self.members), None
+        last = self._last
+        if last is not None and last[0] is buf and last[2] == hi and last[1] <= lo:
+            lists = last[3]
+        else:
+            lists = self._compiled.scan(buf, lo, hi)
+            self._last = (buf, lo, hi, lists)
+        if lists is None:
+            return None
+        return compiled_search.ListedFinder(lists[self.members.index(member)])
 
 
 def _compile(needles: Sequence[bytes], keys: KeyContext) -> CompiledTriggers | None:

@@ -24,8 +24,6 @@ from iotwx_watch.engine.outcomes import Outcome
 from iotwx_watch.engine.port import CallRecord
 from iotwx_watch.errors import EXIT_ACTION_FAILED, EXIT_OK, IotwxError
 from iotwx_watch.log import SecretRegistry, get_logger
-from iotwx_watch.report.health import assess_deployment
-from iotwx_watch.report.verdict import headline
 from iotwx_watch.run import handoff
 from iotwx_watch.run.hooks import BatchHooks
 from iotwx_watch.run.runner import Progress, Runner
@@ -198,6 +196,9 @@ def _work_until(
 
 def status_line(runner: Runner, note: str = "", *, now: float | None = None) -> str:
     """One line for `systemctl status`: the verdict and worst problem, then what is followed."""
+    from iotwx_watch.report.health import assess_deployment  # `run` only: not on once's path
+    from iotwx_watch.report.verdict import headline
+
     state = runner.state
     now = runner.clock() if now is None else now
     verdict = headline(assess_deployment(runner.config, state, now=now))

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from iotwx_watch.extract.compiled_search import MAX_MATCHES, load
-from iotwx_watch.extract.search import KeyContext, Triggers
+from iotwx_watch.extract.search import NO_KEYS, KeyContext, TriggerPool, Triggers
 
 NEEDLES = (b"InfoType", b"infoType", b"info_type", b"AuthCode", b"Encrypt")
 
@@ -167,3 +167,22 @@ def test_dense_triggers_are_scanned_in_windows_and_found_once(
     expected = asked(Triggers(NEEDLES, KEYS, compiled=False))
     assert len(expected) > 2
     assert expected == asked(Triggers(NEEDLES, KEYS, compiled=compiled))
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_a_pool_finds_what_each_member_finds_alone(compiled: bool, dense: bool) -> None:
+    """Scanners of one file share a pool: one scan of a read serves them all (or, in a
+    read too dense for one scan, each scans alone); each member's hits are the same as
+    its own search's, whatever start it asks from."""
+    members = [(NEEDLES, KEYS), ((b"from ip", b"60020"), NO_KEYS), ((b"ticket-push",), NO_KEYS)]
+    rng = random.Random(11)
+    words = [b"<AuthCode>", b"AuthCode in", b"InfoType", b"from ip", b"60020", b"ticket-push"]
+    pieces = [rng.choice(words) + b"." * rng.randrange(200 if not dense else 8)
+              for _ in range(3 * MAX_MATCHES if dense else 60)]
+    data = b"x" * 70_000 + b"\n".join(pieces) + b"\n"
+    pool = TriggerPool()
+    pooled = [Triggers(needles, keys, compiled=compiled, pool=pool) for needles, keys in members]
+    for lo in (70_001, 0, 70_000):  # a later start reuses a scan, an earlier one cannot
+        for (needles, keys), member in zip(members, pooled, strict=True):
+            alone = Triggers(needles, keys, compiled=False)
+            assert hits(alone, data, lo) == hits(member, data, lo)
