@@ -21,6 +21,7 @@ to grep's, and each process's own peak RSS (``wait4``). Targets: ``once`` â‰¤ 2Ã
     .venv/bin/python bench/scan.py                     # 64, 256, 1024 MiB, 5 runs
     .venv/bin/python bench/scan.py --sizes 256 --runs 3 --dir /tmp
     .venv/bin/python bench/scan.py --baseline 5c142b6    # and the tree before this work
+    .venv/bin/python bench/scan.py --bin /tmp/prod/bin/iotwx-watch   # an operator's install
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ from noise import SUITE, generate, warm
 
 from iotwx_watch.sim.server import WeComSimulator
 
-BIN = str(Path(sys.executable).with_name("iotwx-watch"))
+BIN = str(Path(sys.executable).with_name("iotwx-watch"))  # --bin: another installation
 RECORDS = 300
 PATTERN = r"ticket-push suite=(?P<suite_id>\S+) ticket=(?P<suite_ticket>\S+) ts=(?P<timestamp>\d+)"
 
 
-def run(cmd: list[str], *, until: str | None = None) -> tuple[float, float, str]:
-    """Run ``cmd``; return its wall time, its own peak RSS in MB and its stderr. With
-    ``until``, stop it with SIGTERM once that text is on its stderr (a daemon)."""
+def run(cmd: list[str], *, until: str | None = None) -> tuple[float, float, str, float]:
+    """Run ``cmd``; return its wall time, its own peak RSS in MB, its stderr and its CPU
+    seconds (user + system). With ``until``, stop it with SIGTERM once that text is on its
+    stderr (a daemon)."""
     # stdout to a file, not /dev/null: GNU grep stops at the first match when it sees that
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -68,7 +70,7 @@ def run(cmd: list[str], *, until: str | None = None) -> tuple[float, float, str]
         text = err.read().decode("utf-8", "replace")
     if process.returncode not in (0, 1):
         raise SystemExit(f"{cmd[1:]} exited {process.returncode}:\n{text[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, text
+    return elapsed, usage.ru_maxrss / 1024, text, usage.ru_utime + usage.ru_stime
 
 
 def config_for(root: Path, log: Path, base_url: str) -> Path:
@@ -99,7 +101,7 @@ def baseline_tree(rev: str, root: Path) -> list[str]:
 
 
 def measure(root: Path, size_mb: int, runs: int, sim: WeComSimulator,
-            baseline: list[str] | None) -> dict[str, object]:
+            baseline: list[str] | None, binary: str = BIN) -> dict[str, object]:
     log = root / f"receive-{size_mb}.log"
     generate(log, size_mb, records=RECORDS)
     warm(log)
@@ -108,29 +110,32 @@ def measure(root: Path, size_mb: int, runs: int, sim: WeComSimulator,
     grep = shutil.which("grep") or "grep"
     commands = {
         "grep": ([grep, "-c", "suite_ticket", str(log)], None),
-        "parse": ([BIN, "parse", "--stats", str(log)], None),
-        "once": ([BIN, "--config", str(config), "--log-format", "json", "once"], None),
-        "run": ([BIN, "--config", str(config), "--log-format", "json", "run"], "daemon.ready"),
+        "parse": ([binary, "parse", "--stats", str(log)], None),
+        "once": ([binary, "--config", str(config), "--log-format", "json", "once"], None),
+        "run": ([binary, "--config", str(config), "--log-format", "json", "run"], "daemon.ready"),
     }
     if baseline is not None:
         commands["parse before"] = ([*baseline, "parse", "--stats", str(log)], None)
         commands["once before"] = (
             [*baseline, "--config", str(config), "--log-format", "json", "once"], None)
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     rss: dict[str, float] = {name: 0.0 for name in commands}
     events = ""
     for _ in range(runs):
         for name, (cmd, until) in commands.items():
             shutil.rmtree(state_dir, ignore_errors=True)  # a fresh state every time
-            seconds, peak, err = run(cmd, until=until)
+            seconds, peak, err, used = run(cmd, until=until)
             times[name].append(seconds)
+            cpu[name].append(used)
             rss[name] = max(rss[name], peak)
             if name == "parse":
                 events = " ".join(re.findall(r"^(events\.\S+\s+\d+)", err, re.M))
     size = log.stat().st_size
     log.unlink()
     medians = {name: statistics.median(values) for name, values in times.items()}
-    return {"size": size, "medians": medians, "rss": rss, "events": events}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    return {"size": size, "medians": medians, "cpu": cpu_medians, "rss": rss, "events": events}
 
 
 def main() -> int:
@@ -140,13 +145,16 @@ def main() -> int:
     parser.add_argument("--dir", default=None, help="where to write the logs (default: /tmp)")
     parser.add_argument("--baseline", metavar="REV",
                         help="also time `parse` and `once` of this commit (git archive)")
+    parser.add_argument("--bin", default=BIN,
+                        help="the iotwx-watch to time (default: this venv's); to time what "
+                        "operators run, a venv with `pip install .` and no test extras")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp, WeComSimulator() as sim:
         sim.add_suite(SUITE, "bench-secret")
         baseline = baseline_tree(args.baseline, Path(tmp)) if args.baseline else None
         for size_mb in (int(s) for s in args.sizes.split(",")):
-            rows.append(measure(Path(tmp), size_mb, args.runs, sim, baseline))
+            rows.append(measure(Path(tmp), size_mb, args.runs, sim, baseline, args.bin))
     load = os.getloadavg()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; median of {args.runs}; LC_ALL="
@@ -162,6 +170,11 @@ def main() -> int:
               f"{m['parse']:>6.3f} s {m['parse'] / m['grep']:>5.2f}x grep | "
               f"{m['once']:>6.3f} s {m['once'] / m['grep']:>5.2f}x grep | "
               f"{m['run']:>11.3f} s | {rss['parse']:.0f} / {rss['once']:.0f} / {rss['run']:.0f}")
+        c = row["cpu"]
+        assert isinstance(c, dict)
+        print(f"{'':>9}   CPU s (user + sys): grep {c['grep']:.3f}, parse {c['parse']:.3f} "
+              f"({c['parse'] / c['grep']:.2f}x), once {c['once']:.3f} "
+              f"({c['once'] / c['grep']:.2f}x)")
         print(f"{'':>9}   parse found: {row['events']} ({RECORDS} records written)")
         if "once before" in m:
             print(f"{'':>9}   before ({args.baseline}): parse {m['parse before']:.3f} s "
