@@ -6,10 +6,10 @@ warnings. Lines are JSON by default (journald keeps them structured); the CLI pa
 a renderer of readable sentences when stderr is a terminal. Event names are stable
 and dotted (``follow.rotated``, ``wecom.call_failed``); data goes in key/values.
 
-structlog itself is imported at the first log call, not at import time: it costs more
-than the rest of ``iotwx-watch status`` put together (it loads asyncio, and rich when
-installed), and most runs of most commands never log a line. Until then
-:func:`configure_logging` only remembers what to set up.
+structlog itself is imported at the first log call that passes the level, not at import
+time: it costs more than the rest of ``iotwx-watch status`` put together (it loads
+asyncio, and rich when installed), and most runs of most commands never log a line.
+Until then :func:`configure_logging` only remembers what to set up.
 
 Masking is a backstop, not the plan: code logs ids, never secret values. Still, any
 value under a secret-sounding key, and any registered secret value found inside any
@@ -174,8 +174,25 @@ def _structlog() -> ModuleType:
     return structlog
 
 
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
+           "critical": 50}
+
+
+def _nop(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def _filtered(method: str) -> bool:
+    """Whether a call of ``method`` would be dropped by the set-up still pending (so
+    structlog need not be imported for it: ``once --log-level warning`` under cron)."""
+    setup = _pending
+    level = _LEVELS.get(method)
+    return setup is not None and level is not None and level < _LEVELS[setup.level.lower()]
+
+
 class _LazyLogger:
-    """Stands in for a structlog logger and imports structlog at its first call."""
+    """Stands in for a structlog logger and imports structlog at its first call that
+    would print something."""
 
     def __init__(self, **context: Any) -> None:
         self._context = context
@@ -183,6 +200,8 @@ class _LazyLogger:
 
     def __getattr__(self, name: str) -> Any:  # only for what __init__ did not set: log methods
         if self._logger is None:
+            if _filtered(name):
+                return _nop
             self._logger = _structlog().get_logger(**self._context)
         return getattr(self._logger, name)
 

@@ -60,7 +60,8 @@ def test_lines_go_to_stderr_as_json_by_default(capsys: pytest.CaptureFixture[str
 
 
 def test_structlog_is_imported_at_the_first_log_call() -> None:
-    """Configuring costs nothing until a line is logged; that line follows the set-up."""
+    """Configuring costs nothing until a line passes the level; that line follows the
+    set-up, and lines below the level stay out before and after."""
     code = (
         "import sys\n"
         "from iotwx_watch.log import configure_logging, get_logger\n"
@@ -68,12 +69,16 @@ def test_structlog_is_imported_at_the_first_log_call() -> None:
         "configure_logging('warning')\n"
         "print('structlog' in sys.modules)\n"
         "log.info('test.quiet')\n"
+        "log.debug('test.quieter')\n"
+        "print('structlog' in sys.modules)\n"
         "log.warning('test.loud', n=2)\n"
         "print('structlog' in sys.modules)\n"
+        "log.info('test.quiet.again')\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert ["False", "True"] == done.stdout.split()
+    # lines below the level import nothing (cron's `--log-level warning once`)
+    assert ["False", "False", "True"] == done.stdout.split()
     (line,) = done.stderr.splitlines()
     assert ("test.loud", 2) == (json.loads(line)["event"], json.loads(line)["n"])
