@@ -45,9 +45,10 @@ __all__ = ["READ_BYTES", "Chunk", "Cursor", "FileId", "Follower"]
 
 _log = get_logger("follow")
 _FINISHED_MEMORY = 64
-# One read: big enough that per-read Python costs vanish (about a thousand reads per GB),
-# small enough to stay in the CPU's cache while framing and extraction pass over it.
-READ_BYTES = 1 << 20
+# One read: big enough that per-read Python costs vanish (about five hundred reads per
+# GB), small enough to stay in the CPU's cache while framing and extraction pass over it
+# (on the development machine, 2 MiB took 8 % less CPU than 1 MiB, 4 MiB more again).
+READ_BYTES = 2 << 20
 
 
 class Follower(FileOpener):

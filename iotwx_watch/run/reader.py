@@ -138,7 +138,7 @@ def iter_file_events(
 
 
 def tune_allocator() -> None:
-    """Keep freed read buffers mapped, so each 1 MiB read reuses memory instead of
+    """Keep freed read buffers mapped, so each 2 MiB read reuses memory instead of
     faulting fresh pages in (glibc returns a large freed block at the top of the heap to
     the system, then faults it in again for the next read: that costs more than the read).
 

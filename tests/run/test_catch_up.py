@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from iotwx_watch.follow.follower import READ_BYTES
 from iotwx_watch.sim.core import PERMANENT_CODE
 from tests.conftest import SUITE_A, Workdir, auth_record, ticket_record, wait_for
 from tests.run.support import Daemon, corps, permanent_code_calls
@@ -54,7 +55,7 @@ def watch_state(path: Path, until: int) -> int:
 def test_sigkill_in_the_middle_of_a_catch_up_loses_nothing_and_sends_nothing_twice(
     workdir: Workdir,
 ) -> None:
-    """Five codes spread over several reads, 64 MiB of noise, three more codes: the
+    """Five codes a read and a half apart, 64 MiB of noise, three more codes: the
     daemon is stopped and killed as soon as the fifth corp is saved. The saved cursor is
     inside the backlog; the next daemon resumes there and redeems the other three; every
     code reached WeCom exactly once and every corp is in the state."""
@@ -64,7 +65,7 @@ def test_sigkill_in_the_middle_of_a_catch_up_loses_nothing_and_sends_nothing_twi
     codes = [sim.issue_auth_code(SUITE_A, f"wwcorp{n:010d}") for n in range(8)]
     parts = [ticket_record(SUITE_A, ticket, now).encode()]
     for code in codes[:5]:
-        parts += [auth_record(SUITE_A, code, now).encode(), noise(3 * MiB // 2)]
+        parts += [auth_record(SUITE_A, code, now).encode(), noise(3 * READ_BYTES // 2)]
     parts.append(noise(64 * MiB))
     parts += [auth_record(SUITE_A, code, now).encode() + noise(4096) for code in codes[5:]]
     workdir.receive_log.write_bytes(b"".join(parts))
