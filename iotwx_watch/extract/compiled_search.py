@@ -2,7 +2,7 @@
 
 Hyperscan (Intel's multi-pattern matcher, on PyPI as ``hyperscan``) compiles all the
 triggers, their key contexts included, into one automaton and scans a read at several
-GB/s with SIMD: about 0.3 ms per MiB for the callback triggers, where ``re`` needs two
+GB/s with SIMD: about 0.2 ms per MiB for the callback triggers, where ``re`` needs two
 passes at 0.4-0.5 ms each and CPython's substring search one pass per word. Only real
 hits reach Python, through Hyperscan's match callback.
 
@@ -82,6 +82,7 @@ class CompiledTriggers:
         (each costs a Python callback) stops and returns instead the size of a window that
         would hold about that many.
         """
+        size = max(size, 2 * self._reach)  # a window must hold more than a cut-off trigger
         origin = max(start - 1, 0)
         stop = min(hi, start + size)
         shift = self._shift

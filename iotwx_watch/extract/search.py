@@ -291,12 +291,17 @@ class TriggerPool:
         where the read is too dense for one (the member then scans alone)."""
         from iotwx_watch.extract import compiled_search
 
-        if self._compiled is None or self._size != len(self.members):
+        if self._size != len(self.members):
             hyperscan = compiled_search.load()
             assert hyperscan is not None  # a member compiled: Hyperscan is here
             groups = [(m.needles, m.keys) for m in self.members]
-            self._compiled = compiled_search.CompiledPool(hyperscan, groups)
+            try:
+                self._compiled = compiled_search.CompiledPool(hyperscan, groups)
+            except hyperscan.error:  # a member beyond Hyperscan's limits: each on its own
+                self._compiled = None
             self._size, self._last = len(self.members), None
+        if self._compiled is None:
+            return None
         last = self._last
         if last is not None and last[0] is buf and last[2] == hi and last[1] <= lo:
             lists = last[3]
@@ -315,7 +320,10 @@ def _compile(needles: Sequence[bytes], keys: KeyContext) -> CompiledTriggers | N
     hyperscan = compiled_search.load()
     if hyperscan is None:
         return None
-    return compiled_search.CompiledTriggers(hyperscan, needles, keys)
+    try:
+        return compiled_search.CompiledTriggers(hyperscan, needles, keys)
+    except hyperscan.error:  # beyond Hyperscan's limits (a literal of kilobytes): pure Python
+        return None
 
 
 def _cover(needles: Sequence[bytes], sample: bytes) -> list[tuple[int | None, list[bytes]]]:

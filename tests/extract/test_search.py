@@ -186,3 +186,15 @@ def test_a_pool_finds_what_each_member_finds_alone(compiled: bool, dense: bool) 
         for (needles, keys), member in zip(members, pooled, strict=True):
             alone = Triggers(needles, keys, compiled=False)
             assert hits(alone, data, lo) == hits(member, data, lo)
+
+
+@pytest.mark.parametrize("length", [3000, 9000])
+def test_a_trigger_longer_than_the_smallest_window_is_found(compiled: bool, length: int) -> None:
+    """An operator pattern's literal may be long: dense hits of one most of the smallest
+    window long are all found, and one beyond Hyperscan's limits (about 4 KB) is searched
+    in Python."""
+    word = b"ticket-push " + b"x" * length
+    data = (word + b"\n") * 300
+    triggers = Triggers((word,), compiled=compiled)
+    assert [i * (len(word) + 1) for i in range(300)] == hits(triggers, data)
+    assert triggers.engine == ("hyperscan" if compiled and length < 4000 else "python")
