@@ -90,6 +90,10 @@ class CallbackScanner:
         """Forget every position (the bytes restart elsewhere)."""
         self._scanned, self._floor, self._clean, self._resume = -1, 0, 0, None
 
+    def retire(self) -> None:
+        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
+        self._triggers.leave_pool()
+
     def resume(self, end_offset: int) -> int:
         """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
         return end_offset if self._resume is None else min(self._resume, end_offset)

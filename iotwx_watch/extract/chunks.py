@@ -50,6 +50,11 @@ class Scanner(Protocol):
         """Forget every position: the bytes start over somewhere else."""
         ...
 
+    def retire(self) -> None:
+        """It will not be asked again (the file is of the other kind): let its trigger
+        words leave the search it shares with the other scanners."""
+        ...
+
 
 class LineScanner(ABC):
     """A :class:`Scanner` whose records each lie within the complete lines it is handed,
@@ -231,6 +236,9 @@ class ChunkExtractor:
         }
         if not kinds:
             return
+        for scanner in self._scanners:
+            if scanner.kind not in kinds:
+                scanner.retire()
         self._scanners = [s for s in self._scanners if s.kind in kinds]
         self._guess = False
         for kind in sorted(kinds):

@@ -81,6 +81,12 @@ class PatternScanner(LineScanner):
         self._max_line = max_line_bytes
         self._patterns = [_Compiled(p, pool) for p in patterns if p.kind == kind]
 
+    def retire(self) -> None:
+        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
+        for pattern in self._patterns:
+            if pattern.triggers is not None:
+                pattern.triggers.leave_pool()
+
     def __bool__(self) -> bool:
         return bool(self._patterns)
 

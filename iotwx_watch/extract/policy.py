@@ -169,6 +169,10 @@ class PolicyScanner(LineScanner):
         self._max_line = max_line_bytes
         self._triggers = Triggers(TRIGGERS, pool=pool)
 
+    def retire(self) -> None:
+        """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
+        self._triggers.leave_pool()
+
     def _scan_lines(
         self, buf: bytes, base: int, lo: int, end: int, stats: Counter[str]
     ) -> list[Event]:

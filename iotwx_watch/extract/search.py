@@ -209,6 +209,13 @@ class Triggers:
         self._regexes: dict[tuple[int, tuple[bytes, ...]], re.Pattern[bytes]] = {}
         self._age = 0  # large chunks searched since the anchors were chosen
 
+    def leave_pool(self) -> None:
+        """Its scanner stopped (``--kind auto`` settled on the other kind): the shared
+        search no longer looks for these words."""
+        if self._pool is not None:
+            self._pool.members.remove(self)
+            self._pool = None
+
     @property
     def engine(self) -> str:
         """``hyperscan`` or ``python``: what :meth:`finder` searches with."""

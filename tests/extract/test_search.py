@@ -198,3 +198,17 @@ def test_a_trigger_longer_than_the_smallest_window_is_found(compiled: bool, leng
     triggers = Triggers((word,), compiled=compiled)
     assert [i * (len(word) + 1) for i in range(300)] == hits(triggers, data)
     assert triggers.engine == ("hyperscan" if compiled and length < 4000 else "python")
+
+
+def test_a_member_leaving_the_pool_is_searched_for_no_more(compiled: bool) -> None:
+    """When `--kind auto` settles, the other kind's scanner leaves the shared search: the
+    pool drops its words and the members left find what they found before."""
+    data = b"x" * 70_000 + b"<AuthCode>c</AuthCode> from ip 1.2.3.4 60020\n"
+    pool = TriggerPool()
+    callback = Triggers(NEEDLES, KEYS, compiled=compiled, pool=pool)
+    policy = Triggers((b"from ip", b"60020"), compiled=compiled, pool=pool)
+    before = hits(callback, data)
+    policy.leave_pool()
+    assert [callback] == pool.members
+    assert before == hits(callback, data) == [70_001, 70_013]
+    assert [70_023, 70_039] == hits(policy, data)  # on its own, should it still be asked
