@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from iotwx_watch.state.codec import (
     MAX_TIME,
+    EncodeMemo,
     Omitted,
     Range,
     ShapeError,
@@ -46,6 +47,7 @@ __all__ = [
     "BlockedIpEntry",
     "CorpEntry",
     "CorpStatus",
+    "EncodeMemo",
     "ShapeError",
     "State",
     "SuiteState",
@@ -391,11 +393,16 @@ def decode(data: bytes | str) -> State:
     return decode_entry(State, raw, "")
 
 
-def encode(state: State) -> bytes:
-    """The state file's bytes: two-space indents, UTF-8 unescaped, a final newline."""
+def encode(state: State, memo: EncodeMemo | None = None) -> bytes:
+    """The state file's bytes: two-space indents, UTF-8 unescaped, a final newline.
+
+    A writer that saves again and again passes its ``memo``: the same bytes, with the
+    entries unchanged since its last save not encoded again.
+    """
     import msgspec
 
-    return msgspec.json.format(msgspec.json.encode(encode_entry(state)), indent=2) + b"\n"
+    compact = memo.encode(state) if memo is not None else msgspec.json.encode(encode_entry(state))
+    return msgspec.json.format(compact, indent=2) + b"\n"
 
 
 def dumps(state: State) -> str:

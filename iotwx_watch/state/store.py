@@ -21,7 +21,7 @@ from pathlib import Path
 
 from iotwx_watch.errors import StateError, StateLockedError, StateWriteError
 from iotwx_watch.log import get_logger
-from iotwx_watch.state.model import ShapeError, State, decode, encode
+from iotwx_watch.state.model import EncodeMemo, ShapeError, State, decode, encode
 
 __all__ = ["StateStore", "write_atomically"]
 
@@ -64,6 +64,7 @@ class StateStore:
         self.lock_path = Path(f"{self.path}.lock")
         self.bak_path = Path(f"{self.path}.bak")
         self._clock = clock
+        self._memo = EncodeMemo()  # what this store wrote last: unchanged entries are reused
 
     def _ensure_dir(self) -> None:
         """Create the state directory (0700), and refuse one others may write into.
@@ -176,7 +177,7 @@ class StateStore:
     def save(self, state: State) -> None:
         """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir."""
         state.updated_at = self._clock()
-        text = encode(state)
+        text = encode(state, self._memo)
         directory = self.path.parent
         tmp: str | None = None
         try:
