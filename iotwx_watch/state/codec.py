@@ -407,14 +407,18 @@ class EncodeMemo:
         """``msgspec.json.encode(encode_entry(entry))``, byte for byte, reusing what it can."""
         import msgspec
 
+        return msgspec.json.encode(self.tree(entry))
+
+    def tree(self, entry: Any) -> dict[str, Any]:
+        """``encode_entry(entry, self)``, after which the memo holds what it returned."""
         self._next = {}
         try:
-            data = msgspec.json.encode(encode_entry(entry, self))
+            tree = encode_entry(entry, self)
         except BaseException:
             self._next = {}
             raise
         self._last, self._next = self._next, {}
-        return data
+        return tree
 
     def entries(self, items: dict[str, Any]) -> Any:
         """An object of entries as JSON (``msgspec.Raw``), or as dicts where runs do not pay:

@@ -12,6 +12,7 @@ turns that into a StateError naming the file.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -57,6 +58,7 @@ __all__ = [
     "decode",
     "dumps",
     "encode",
+    "encode_for_save",
     "format_time",
     "parse_time",
     "snapshot",
@@ -403,6 +405,27 @@ def encode(state: State, memo: EncodeMemo | None = None) -> bytes:
 
     compact = memo.encode(state) if memo is not None else msgspec.json.encode(encode_entry(state))
     return msgspec.json.format(compact, indent=2) + b"\n"
+
+
+def encode_for_save(state: State, memo: EncodeMemo) -> tuple[bytes, Callable[[float], bytes]]:
+    """What a save compares and what it writes, from one walk of the state.
+
+    The first is the state's content but ``updated_at`` (compact JSON): equal to the last
+    save's, there is nothing to write. The second gives the file's bytes (:func:`encode`'s)
+    for a new ``updated_at``, which it sets on ``state``.
+    """
+    import msgspec
+
+    tree = memo.tree(state)
+    tree["updated_at"] = None
+    content = msgspec.json.encode(tree)
+
+    def file_bytes(updated_at: float) -> bytes:
+        state.updated_at = updated_at
+        tree["updated_at"] = format_time(updated_at)
+        return msgspec.json.format(msgspec.json.encode(tree), indent=2) + b"\n"
+
+    return content, file_bytes
 
 
 def dumps(state: State) -> str:

@@ -21,6 +21,7 @@ from iotwx_watch.state.model import (
     State,
     decode,
     encode,
+    encode_for_save,
 )
 from tests.state.support import CORP, PENDING, SUITE, previous_bytes
 
@@ -240,6 +241,20 @@ def test_the_memo_keeps_only_what_the_last_encode_wrote() -> None:
     state.suite(SUITE).corps.clear()
     encode(state, memo)
     assert 0 == len(memo)
+
+
+def test_what_a_save_compares_and_writes_comes_from_one_walk() -> None:
+    """encode_for_save: a content that ignores updated_at, and encode()'s bytes for a time."""
+    state = decode(previous_bytes())
+    memo = EncodeMemo()
+    content, file_bytes = encode_for_save(state, memo)
+    state.updated_at = T0
+    assert content == encode_for_save(state, memo)[0]
+    written = file_bytes(T0 + 60)
+    assert T0 + 60 == state.updated_at
+    assert encode(state) == written
+    state.suite(SUITE).corps[CORP].extra["new"] = 1
+    assert content != encode_for_save(state, memo)[0]
 
 
 def test_a_failed_encode_raises_as_before_and_the_memo_still_works() -> None:
