@@ -136,18 +136,18 @@ class SharedBackend:
             return False
         self.redis.save(state)
         self.local.save(local_part(state))
-        self._write_mirror(state)
+        self._write_mirror(state, current)
         self._saved = current
         return True
 
     def refresh(self, state: State) -> bool:
         return self.redis.refresh(state)
 
-    def _write_mirror(self, state: State) -> None:
-        """The read-only copy; a failure is logged, not fatal: Redis holds the real state."""
+    def _write_mirror(self, state: State, current: bytes) -> None:
+        """The read-only copy (``current``: the state's snapshot); a failure is logged, not
+        fatal: Redis holds the real state."""
         if self.mirror is None:
             return
-        current = snapshot(state)
         if current == self._mirrored:
             return
         try:

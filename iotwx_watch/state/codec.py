@@ -377,7 +377,6 @@ def encode_entry(entry: Any, memo: EncodeMemo | None = None) -> dict[str, Any]:
     return out
 
 
-
 class EncodeMemo:
     """The JSON of the entries one writer wrote last, keyed by their content.
 
