@@ -33,6 +33,7 @@ from iotwx_watch.sim.server import WeComSimulator, auth_code_xml, ticket_xml
 
 SUITE = "dkBench0000000001"
 SECRET = "bench-secret-0001"
+T_CHANGE = 1795852800  # the change_auth times set on a corp between timed saves
 TICKS = os.sysconf("SC_CLK_TCK")
 
 WRITER = """
@@ -101,23 +102,76 @@ def big_state(path: Path, corps: int) -> None:
     path.chmod(0o600)
 
 
-def save_ms(state_file: Path, runs: int = 5) -> tuple[float, float]:
-    """Median ms of encoding the state, and of a whole save (encode, write, fsync, rename)."""
-    from iotwx_watch.state.model import encode
+class Laps:
+    """Milliseconds per named step, each step timed from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, list[float]] = {}
+        self._last = time.perf_counter()
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms.setdefault(name, []).append((now - self._last) * 1000)
+        self._last = now
+
+
+def save_ms(state_file: Path, runs: int = 11) -> dict[str, float]:
+    """Median ms of each part of one save as the daemon makes it, one corp changed before
+    each: the memo's walk (what the store compares), the formatting, then the file steps
+    of StateStore.save one by one (the same calls, timed apart), and the whole
+    StateStore.save; also a plain encode (the first save after a start, memo empty) and a
+    snapshot (what the first save after a load compares)."""
+    from iotwx_watch.state.model import EncodeMemo, encode, encode_for_save, snapshot
     from iotwx_watch.state.store import StateStore
 
+    laps = Laps()
     with tempfile.TemporaryDirectory(dir=state_file.parent) as tmp:
-        store = StateStore(Path(tmp) / "copy.json")
+        directory = Path(tmp)
+        store = StateStore(directory / "copy.json")
+        bak, staging = directory / "copy.json.bak", directory / "copy.json.bak.new"
         state = StateStore(state_file).load()
-        encodes, saves = [], []
-        for _ in range(runs):
-            started = time.perf_counter()
+        corp = next(iter(state.suites[SUITE].corps.values()))
+        memo = EncodeMemo()
+        encode(state, memo)
+        store.save(state)
+        for n in range(runs):
+            corp.changed_at = float(T_CHANGE + n)
+            laps.start()
+            snapshot(state)
+            laps.lap("snapshot")
             encode(state)
-            encodes.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            store.save(state)
-            saves.append(time.perf_counter() - started)
-    return statistics.median(encodes) * 1000, statistics.median(saves) * 1000
+            laps.lap("encode without memo")
+            _, file_bytes = encode_for_save(state, memo)
+            laps.lap("walk (memo)")
+            data = file_bytes(float(T_CHANGE))
+            laps.lap("format")
+            fd, name = tempfile.mkstemp(dir=directory)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                laps.lap("write")
+                os.fsync(out.fileno())
+                laps.lap("fsync")
+            os.link(store.path, staging)
+            laps.lap("bak link")
+            os.replace(staging, bak)  # frees the previous .bak
+            laps.lap("bak rename")
+            os.replace(name, store.path)
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            os.fsync(dir_fd)
+            os.close(dir_fd)
+            laps.lap("rename + fsync dir")
+            corp.changed_at = float(T_CHANGE + n) + 0.5
+            laps.start()
+            store.save(state, if_changed=True)
+            laps.lap("StateStore.save")
+            laps.start()
+            store.save(state, if_changed=True)
+            laps.lap("StateStore.save, unchanged")
+    return {name: statistics.median(values) for name, values in laps.ms.items()}
 
 
 def main() -> int:
@@ -193,7 +247,7 @@ def main() -> int:
             daemon.terminate()
             daemon.wait(timeout=30)
         size = state_file.stat().st_size
-        encode_ms, save_total_ms = save_ms(state_file)
+        save = save_ms(state_file)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     load = os.getloadavg()
@@ -202,8 +256,8 @@ def main() -> int:
           f"daemon CPU {100 * (cpu1 - cpu0) / (t1 - t0):.1f} % of a core")
     print(f"append -> secret (n={len(latencies)}): p50 {statistics.median(latencies):.1f} ms, "
           f"p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")
-    print(f"state: {args.corps} corps at start, {size / 1e6:.2f} MB; encode {encode_ms:.1f} ms, "
-          f"save (encode, write, fsync, rename, fsync dir) {save_total_ms:.1f} ms")
+    print(f"state: {args.corps} corps at start, {size / 1e6:.2f} MB; one save, median ms: "
+          + ", ".join(f"{name} {ms:.1f}" for name, ms in save.items()))
     return 0
 
 

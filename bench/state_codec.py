@@ -6,6 +6,7 @@ cursor) in the file's shape, then times, best of --runs:
 
 * decode + validate: file bytes → typed state, every check on;
 * encode: typed state → the file's bytes (indent 2, UTF-8, ISO times);
+* encode with a writer's memo (``EncodeMemo``, as StateStore saves), one corp changed;
 * snapshot: the runner's "anything changed?" bytes (msgspec only);
 * the same decode with an unknown key in every corp and auth code (kept in ``extra``).
 
@@ -36,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from iotwx_watch.state.model import decode, encode, format_time, parse_time, snapshot
+from iotwx_watch.state.model import EncodeMemo, decode, encode, format_time, parse_time, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1795852800  # 2026-11-28T08:00:00Z
@@ -159,16 +160,34 @@ def pydantic_model() -> Any:
                  sources=(dict[str, dict[str, Any]], {}))
 
 
+def memo_encode(raw: bytes) -> tuple[Callable[[], bytes], bool]:
+    """Encode as a StateStore saves: with its EncodeMemo, one corp changed in place since
+    the memo's last encode. Also whether such an encode gives encode()'s bytes."""
+    state = decode(raw)
+    memo = EncodeMemo()
+    encode(state, memo)
+    corp = next(iter(next(iter(state.suites.values())).corps.values()))
+
+    def changed_one() -> bytes:
+        corp.changed_at = (corp.changed_at or T0) + 1
+        return encode(state, memo)
+
+    return changed_one, changed_one() == encode(state)
+
+
 def codec_times(raw: bytes, raw_unknown: bytes, runs: int) -> list[tuple[str, str]]:
     state = decode(raw)
     parsed = json.loads(raw)
+    with_memo, memo_same = memo_encode(raw)
     actions: dict[str, Callable[[], object]] = {
         "msgspec: decode + validate": lambda: decode(raw),
         "msgspec: same, unknown key in every corp/code": lambda: decode(raw_unknown),
         "msgspec: encode": lambda: encode(state),
+        "msgspec: encode, the writer's memo, one corp changed": with_memo,
         "msgspec: snapshot": lambda: snapshot(state),
     }
-    facts = [("msgspec: output equals input bytes", str(encode(state) == raw))]
+    facts = [("msgspec: output equals input bytes", str(encode(state) == raw)),
+             ("msgspec: with the memo, output equals encode()'s", str(memo_same))]
     built = time.perf_counter()
     model = pydantic_model()
     if model is None:

@@ -39,7 +39,7 @@ from iotwx_watch.state.backend import (
     instance_name,
     open_backend,
 )
-from iotwx_watch.state.model import ReadProblem, State, snapshot
+from iotwx_watch.state.model import ReadProblem, State
 
 log = get_logger("runner")
 _follow_log = get_logger("follow")
@@ -57,9 +57,6 @@ class WriteFailure:
     error: str
     attempts: int = 1
     next_retry_at: float = 0.0
-
-
-_snapshot = snapshot  # the state without ``updated_at``, sharing nothing with it
 
 
 class Progress(Protocol):
@@ -112,7 +109,6 @@ class Runner:
         self.last_event_at: float | None = None
         self.write_failure: WriteFailure | None = None
         self.cursor_save_interval_s = CURSOR_SAVE_INTERVAL_S
-        self._saved_snapshot: bytes | None = None
         self._saved_cursors: dict[str, dict[str, Any]] = {}
         self._last_write_at = float("-inf")
         self._stack = ExitStack()
@@ -126,7 +122,6 @@ class Runner:
         except BaseException:
             self._stack.close()
             raise
-        self._saved_snapshot = _snapshot(self.state)
         self._saved_cursors = _copy_cursors(self.state)
         self.engine = self._make_engine()
         self.engine.recover()
@@ -307,24 +302,20 @@ class Runner:
                                          uid=os.geteuid())
 
     def save(self) -> None:
-        """Write the state now if it changed since the last write.
+        """Write the state now if it changed since the last write (the backend knows).
 
         Raises :class:`StateWriteError` when the write fails (the engine's claim before a
         WeCom call needs to know); the failure is also kept in :attr:`write_failure`.
         """
-        snapshot = _snapshot(self.state)
-        if snapshot == self._saved_snapshot:
-            self._write_recovered()
-            return
         now = self.clock()
         try:
-            self.backend.save(self.state)
+            wrote = self.backend.save(self.state)
         except StateWriteError as exc:
             self._write_failed(str(exc), now)
             raise
-        self._saved_snapshot = snapshot
-        self._saved_cursors = _copy_cursors(self.state)
-        self._last_write_at = now
+        if wrote:
+            self._saved_cursors = _copy_cursors(self.state)
+            self._last_write_at = now
         self._write_recovered()
 
     def checkpoint(self, *, acted: bool) -> None:

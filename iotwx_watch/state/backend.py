@@ -48,8 +48,9 @@ class StateBackend(Protocol):
 
     def load(self) -> State: ...
 
-    def save(self, state: State) -> None:
-        """Write what changed; :class:`StateWriteError` when it cannot (retryable)."""
+    def save(self, state: State) -> bool:
+        """Write what changed since the last load or save; False when nothing did (but
+        ``updated_at``). :class:`StateWriteError` when it cannot (retryable)."""
         ...
 
     def refresh(self, state: State) -> bool:
@@ -64,6 +65,7 @@ class FileBackend:
 
     def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
         self.store = StateStore(path, clock=clock)
+        self._loaded: bytes | None = None  # the snapshot of the state as loaded, until a write
 
     @property
     def where(self) -> str:
@@ -73,10 +75,19 @@ class FileBackend:
         return self.store.lock()
 
     def load(self) -> State:
-        return self.store.load()
+        state = self.store.load()
+        self._loaded = snapshot(state)
+        return state
 
-    def save(self, state: State) -> None:
-        self.store.save(state)
+    def save(self, state: State) -> bool:
+        """Until the first write, the state is compared with the one loaded (a snapshot: a
+        `once` with nothing new encodes nothing); after it, the store compares what it
+        would write with what it wrote, on the way to writing it."""
+        if self._loaded is not None and snapshot(state) == self._loaded:
+            return False
+        wrote = self.store.save(state, if_changed=self._loaded is None)
+        self._loaded = None
+        return wrote
 
     def refresh(self, state: State) -> bool:
         return False
@@ -101,6 +112,7 @@ class SharedBackend:
         self.local = StateStore(local_path(config.state_file), clock=clock)
         self.mirror = self._files if config.state_mirror else None
         self._mirrored: bytes | None = None
+        self._saved: bytes | None = None  # the snapshot last loaded or saved
 
     @property
     def where(self) -> str:
@@ -112,23 +124,30 @@ class SharedBackend:
     def load(self) -> State:
         state = self.redis.load()
         take_local(state, self.local.load())
+        self._saved = snapshot(state)
         return state
 
-    def save(self, state: State) -> None:
+    def save(self, state: State) -> bool:
         """Redis first, then this instance's part: a read position never runs ahead of the
-        results it led to."""
+        results it led to. Nothing when the snapshot has not changed since the last load or
+        save (finding what changed in Redis costs more)."""
+        current = snapshot(state)
+        if current == self._saved:
+            return False
         self.redis.save(state)
         self.local.save(local_part(state))
-        self._write_mirror(state)
+        self._write_mirror(state, current)
+        self._saved = current
+        return True
 
     def refresh(self, state: State) -> bool:
         return self.redis.refresh(state)
 
-    def _write_mirror(self, state: State) -> None:
-        """The read-only copy; a failure is logged, not fatal: Redis holds the real state."""
+    def _write_mirror(self, state: State, current: bytes) -> None:
+        """The read-only copy (``current``: the state's snapshot); a failure is logged, not
+        fatal: Redis holds the real state."""
         if self.mirror is None:
             return
-        current = snapshot(state)
         if current == self._mirrored:
             return
         try:

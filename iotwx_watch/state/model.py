@@ -12,11 +12,13 @@ turns that into a StateError naming the file.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 from iotwx_watch.state.codec import (
     MAX_TIME,
+    EncodeMemo,
     Omitted,
     Range,
     ShapeError,
@@ -46,6 +48,7 @@ __all__ = [
     "BlockedIpEntry",
     "CorpEntry",
     "CorpStatus",
+    "EncodeMemo",
     "ShapeError",
     "State",
     "SuiteState",
@@ -55,6 +58,7 @@ __all__ = [
     "decode",
     "dumps",
     "encode",
+    "encode_for_save",
     "format_time",
     "parse_time",
     "snapshot",
@@ -391,11 +395,37 @@ def decode(data: bytes | str) -> State:
     return decode_entry(State, raw, "")
 
 
-def encode(state: State) -> bytes:
-    """The state file's bytes: two-space indents, UTF-8 unescaped, a final newline."""
+def encode(state: State, memo: EncodeMemo | None = None) -> bytes:
+    """The state file's bytes: two-space indents, UTF-8 unescaped, a final newline.
+
+    A writer that saves again and again passes its ``memo``: the same bytes, with the
+    entries unchanged since its last save not encoded again.
+    """
     import msgspec
 
-    return msgspec.json.format(msgspec.json.encode(encode_entry(state)), indent=2) + b"\n"
+    compact = memo.encode(state) if memo is not None else msgspec.json.encode(encode_entry(state))
+    return msgspec.json.format(compact, indent=2) + b"\n"
+
+
+def encode_for_save(state: State, memo: EncodeMemo) -> tuple[bytes, Callable[[float], bytes]]:
+    """What a save compares and what it writes, from one walk of the state.
+
+    The first is the state's content but ``updated_at`` (compact JSON): equal to the last
+    save's, there is nothing to write. The second gives the file's bytes (:func:`encode`'s)
+    for a new ``updated_at``, which it sets on ``state``.
+    """
+    import msgspec
+
+    tree = memo.tree(state)
+    tree["updated_at"] = None
+    content = msgspec.json.encode(tree)
+
+    def file_bytes(updated_at: float) -> bytes:
+        state.updated_at = updated_at
+        tree["updated_at"] = format_time(updated_at)
+        return msgspec.json.format(msgspec.json.encode(tree), indent=2) + b"\n"
+
+    return content, file_bytes
 
 
 def dumps(state: State) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from iotwx_watch.errors import StateError, StateLockedError, StateWriteError
 from iotwx_watch.log import get_logger
-from iotwx_watch.state.model import ShapeError, State, decode, encode
+from iotwx_watch.state.model import EncodeMemo, ShapeError, State, decode, encode_for_save
 
 __all__ = ["StateStore", "write_atomically"]
 
@@ -64,6 +64,8 @@ class StateStore:
         self.lock_path = Path(f"{self.path}.lock")
         self.bak_path = Path(f"{self.path}.bak")
         self._clock = clock
+        self._memo = EncodeMemo()  # what this store wrote last: unchanged entries are reused
+        self._written: bytes | None = None  # the content it wrote last, but updated_at
 
     def _ensure_dir(self) -> None:
         """Create the state directory (0700), and refuse one others may write into.
@@ -173,10 +175,17 @@ class StateStore:
             "Fix or move the file, then start again."
         )
 
-    def save(self, state: State) -> None:
-        """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir."""
-        state.updated_at = self._clock()
-        text = encode(state)
+    def save(self, state: State, *, if_changed: bool = False) -> bool:
+        """Write atomically: temp (0600) in the same dir, fsync, keep .bak, replace, fsync dir.
+
+        With ``if_changed``, a state that would write what this store wrote last (but for
+        ``updated_at``) is not written, and False returned: the comparison comes with the
+        encode, where a separate snapshot would walk the whole state once more.
+        """
+        content, file_bytes = encode_for_save(state, self._memo)
+        if if_changed and content == self._written:
+            return False
+        text = file_bytes(self._clock())
         directory = self.path.parent
         tmp: str | None = None
         try:
@@ -200,7 +209,9 @@ class StateStore:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+        self._written = content
         log.debug("state.saved", path=str(self.path), bytes=len(text))
+        return True
 
     def _keep_backup(self) -> None:
         """Make ``<path>.bak`` the file about to be replaced (hard link; copy if links fail)."""

@@ -22,6 +22,7 @@ from iotwx_watch.state.model import (
     SuiteState,
     TicketEntry,
     TokenEntry,
+    encode,
     format_time,
     parse_time,
 )
@@ -145,6 +146,28 @@ def test_save_is_0600_keeps_bak_and_leaves_no_temp(tmp_path: Path) -> None:
     assert first_text == Path(f"{path}.bak").read_text(encoding="utf-8")
     assert {"offset": 2} == store.load().sources["a"]
     assert ["state.json", "state.json.bak"] == sorted(os.listdir(path.parent))
+
+
+def test_each_save_writes_the_state_as_it_is_now(tmp_path: Path) -> None:
+    """The store reuses what it wrote last (its memo), yet a corp changed in place since and
+    one added are in the next file, whose bytes are encode()'s."""
+    path = tmp_path / "state" / "state.json"
+    store = StateStore(path, clock=lambda: T0)
+    write(path, json.dumps(SCHEMA_1))
+    state = store.load()
+    corps = state.suites["dk1234567890abcdef"].corps
+    corps.update({f"ww{n:04d}": CorpEntry(f"c{n}", n) for n in range(100)})
+    store.save(state)
+    corps["wwcorp2"].status = "active"
+    corps["wwcorp2"].permanent_code = "pc-2"
+    corps["ww0050"].extra["from_the_future"] = 1
+    corps["wwcorp3"] = CorpEntry("New", 3, "pc-3", obtained_at=T0)
+    store.save(state)
+    assert encode(state) == path.read_bytes()
+    again = store.load().suites["dk1234567890abcdef"].corps
+    assert ("active", "pc-2", "pc-3") == (
+        again["wwcorp2"].status, again["wwcorp2"].permanent_code, again["wwcorp3"].permanent_code)
+    assert {"from_the_future": 1} == again["ww0050"].extra
 
 
 def test_failed_save_raises_state_error_and_removes_temp(tmp_path: Path) -> None:
