@@ -132,6 +132,11 @@ class WeComClient:
         self._transport = transport
         self._client: httpx.Client | None = None
 
+    def prepare(self) -> None:
+        """Build the HTTP client now rather than at the first call (the daemon, before it
+        says it is ready: the first code must not wait for httpx and its TLS context)."""
+        self._http()
+
     def _http(self) -> httpx.Client:
         """The httpx client, made at the first call: most `once` runs make no call, and
         httpx with its TLS context costs about 0.1 s to import and build."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -533,3 +535,21 @@ def test_no_secret_in_loopback_logs(sim: WeComSimulator, client: WeComClient) ->
     assert ["wecom.call", "wecom.call", "wecom.call_failed"] == [e["event"] for e in logs]
     for value in (SUITE_SECRET, ticket, token, code, auth.permanent_code):
         assert value not in rendered
+
+
+def test_the_http_client_is_built_at_the_first_call_or_when_prepared() -> None:
+    """httpx (and its TLS context) loads at the first call, so `once` with nothing to
+    redeem never pays for it; the daemon calls prepare() before it says it is ready, so
+    its first code does not either."""
+    code = (
+        "import sys\n"
+        "from iotwx_watch.wecom import WeComClient\n"
+        "client = WeComClient(base_url='http://127.0.0.1:9')\n"
+        "print('httpx' in sys.modules)\n"
+        "client.prepare()\n"
+        "print('httpx' in sys.modules)\n"
+        "client.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert ["False", "True"] == done.stdout.split()

@@ -276,6 +276,7 @@ def run_forever(
         handoff_due = 0.0
         try:
             runner.catch_up(limit_to_snapshot=False, progress=progress)
+            client.prepare()  # the first code after start must not wait for httpx's import
             notifier.ready()
             notifier.status(status_line(runner))
             log.info("daemon.ready", backend=wakeup.backend, sources=len(runner.readers))
