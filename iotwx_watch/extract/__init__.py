@@ -19,15 +19,13 @@ decide the kind of an ``auto`` extractor.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from iotwx_watch.config import DEFAULT_MAX_LINE_BYTES, Config, SourceKind
 from iotwx_watch.events import Event
-from iotwx_watch.extract.callback import CallbackScanner
-from iotwx_watch.extract.chunks import ChunkExtractor, Scanner
-from iotwx_watch.extract.patterns import PatternScanner
-from iotwx_watch.extract.policy import PolicyScanner
-from iotwx_watch.extract.search import TriggerPool
+
+if TYPE_CHECKING:
+    from iotwx_watch.extract.chunks import Scanner
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -84,6 +82,14 @@ def make_extractor(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Extractor:
     """An extractor for one file of the given kind (see the module docstring)."""
+    # The scanners (and their regexes) load here, not with this module: `--help` and
+    # `status` import the kinds above and never extract.
+    from iotwx_watch.extract.callback import CallbackScanner
+    from iotwx_watch.extract.chunks import ChunkExtractor
+    from iotwx_watch.extract.patterns import PatternScanner
+    from iotwx_watch.extract.policy import PolicyScanner
+    from iotwx_watch.extract.search import TriggerPool
+
     if kind not in EXTRACTOR_KINDS:
         raise ValueError(f"unknown extractor kind {kind!r}")
     kinds: tuple[SourceKind, ...] = ("callback", "policy_engine") if kind == "auto" else (kind,)
