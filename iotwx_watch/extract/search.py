@@ -201,7 +201,7 @@ class Triggers:
         self.keys = keys
         self._pool = pool
         if pool is not None:
-            pool.members.append(self)
+            pool.join(self)
         self._try_compiled = compiled  # until the first finder() tried to build it
         self._compiled: CompiledTriggers | None = None
         self.stale = True  # the anchors must be chosen (again) on the next large chunk
@@ -213,7 +213,7 @@ class Triggers:
         """Its scanner stopped (``--kind auto`` settled on the other kind): the shared
         search no longer looks for these words."""
         if self._pool is not None:
-            self._pool.members.remove(self)
+            self._pool.leave(self)
             self._pool = None
 
     @property
@@ -290,15 +290,24 @@ class TriggerPool:
     def __init__(self) -> None:
         self.members: list[Triggers] = []
         self._compiled: CompiledPool | None = None
-        self._size = 0  # members when the pool was compiled
+        self._changes = 0  # members joined or left so far
+        self._built = -1  # ... when the database was compiled
         self._last: tuple[bytes, int, int, list[list[int]] | None] | None = None
+
+    def join(self, member: Triggers) -> None:
+        self.members.append(member)
+        self._changes += 1
+
+    def leave(self, member: Triggers) -> None:
+        self.members.remove(member)
+        self._changes += 1
 
     def finder(self, member: Triggers, buf: bytes, lo: int, hi: int) -> Finder | None:
         """A finder over ``member``'s hits in ``buf[lo:hi]`` from the shared scan, or None
         where the read is too dense for one (the member then scans alone)."""
         from iotwx_watch.extract import compiled_search
 
-        if self._size != len(self.members):
+        if self._built != self._changes:
             hyperscan = compiled_search.load()
             assert hyperscan is not None  # a member compiled: Hyperscan is here
             groups = [(m.needles, m.keys) for m in self.members]
@@ -306,7 +315,7 @@ class TriggerPool:
                 self._compiled = compiled_search.CompiledPool(hyperscan, groups)
             except hyperscan.error:  # a member beyond Hyperscan's limits: each on its own
                 self._compiled = None
-            self._size, self._last = len(self.members), None
+            self._built, self._last = self._changes, None
         if self._compiled is None:
             return None
         last = self._last
