@@ -46,7 +46,16 @@ def _format_stats(path: str, stats: Counter[str], elapsed: float) -> str:
     lines = [f"== {path}"]
     lines.extend(f"{key:<{width}}  {value}" for key, value in rows)
     lines.append(f"{'elapsed_s':<{width}}  {elapsed:.3f} ({mib_s:.0f} MiB/s)")
+    lines.append(f"{'search':<{width}}  {_search_engine()}")
     return "\n".join(lines)
+
+
+def _search_engine() -> str:
+    """What found the trigger words: Hyperscan, or the pure-Python fallback (slower on a
+    big file; the README says where Hyperscan installs)."""
+    from iotwx_watch.extract.compiled_search import load
+
+    return "hyperscan" if load() is not None else "python (Hyperscan not available here)"
 
 
 @main.command("parse")

@@ -36,6 +36,19 @@ def test_samples_read_the_same_without_hyperscan() -> None:
     assert with_it.returncode == without.returncode
     assert with_it.stdout.count("\n") > 20  # the samples hold records
     assert with_it.stdout == without.stdout
-    strip = [line for line in with_it.stderr.splitlines() if not line.startswith("elapsed_s")]
-    assert strip == [line for line in without.stderr.splitlines()
-                     if not line.startswith("elapsed_s")]
+    timing = ("elapsed_s", "search")
+    assert others(with_it.stderr, timing) == others(without.stderr, timing)
+    # parse --stats says which search ran
+    assert {"hyperscan"} == set(values(with_it.stderr, "search"))
+    assert {"python (Hyperscan not available here)"} == set(values(without.stderr, "search"))
+
+
+def others(text: str, keys: tuple[str, ...]) -> list[str]:
+    """The --stats lines of ``text`` but those of ``keys``."""
+    return [line for line in text.splitlines() if (line.split() or [""])[0] not in keys]
+
+
+def values(text: str, key: str) -> list[str]:
+    """The values of the --stats lines of ``key`` in ``text``."""
+    return [line.split(None, 1)[1] for line in text.splitlines()
+            if line.split(None, 1)[:1] == [key]]
