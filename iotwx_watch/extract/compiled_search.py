@@ -14,6 +14,7 @@ test checks that on arbitrary bytes).
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,17 +24,19 @@ if TYPE_CHECKING:
 _BLANK_TAIL = rb"[ \t]{0,4}(?:"
 
 
+@functools.cache
 def load() -> Any | None:
     """The ``hyperscan`` module, or None where it cannot be imported or cannot run here.
 
-    Imported on first use (about 12 ms), so commands that read no log never load it.
+    Imported on first use (about 12 ms), so commands that read no log never load it;
+    the answer cannot change within a process, so it is asked once.
     """
     try:
         import hyperscan
     except (ImportError, OSError):
         return None
     try:  # the CPU may lack what the library was built for (SSSE3 on x86)
-        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[b"probe"])
+        _database(hyperscan, (b"probe",))
     except Exception:
         return None
     return hyperscan
@@ -61,7 +64,8 @@ class CompiledTriggers:
         made = _expressions(needles, keys)
         self._shift = [shift for _, shift, _ in made]
         self._reach = max(longest for _, _, longest in made)  # the longest match there is
-        self._db = _database(hyperscan, [expression for expression, _, _ in made])
+        self._db = _database(hyperscan, tuple(expression for expression, _, _ in made))
+        self._scratch = hyperscan.Scratch(self._db)
         self._stopped = hyperscan.ScanTerminated
 
     def finder(self, buf: bytes, lo: int, hi: int) -> CompiledFinder:
@@ -96,7 +100,8 @@ class CompiledTriggers:
             return size > MIN_WINDOW and len(found) >= MAX_MATCHES
 
         try:
-            self._db.scan(memoryview(buf)[origin:stop], match_event_handler=on_match)
+            self._db.scan(memoryview(buf)[origin:stop], match_event_handler=on_match,
+                          scratch=self._scratch)
         except self._stopped:
             return max(MIN_WINDOW, last // 2)
         complete = stop if stop == hi else stop - self._reach + 1
@@ -122,7 +127,12 @@ def _expressions(
     return out
 
 
-def _database(hyperscan: Any, expressions: list[bytes]) -> Any:
+@functools.lru_cache(maxsize=64)
+def _database(hyperscan: Any, expressions: tuple[bytes, ...]) -> Any:
+    """The compiled database for these expressions, compiled once per process (about
+    4 ms each: an extractor is made per file and per rotation, and `parse` of many small
+    files, or a test making thousands, would pay it each time). A database is immutable;
+    what a scan writes is its scratch, which each user allocates for itself."""
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=expressions,
@@ -150,7 +160,8 @@ class CompiledPool:
                 self._owner.append(index)
                 self._shift.append(shift)
         self._groups = len(groups)
-        self._db = _database(hyperscan, expressions)
+        self._db = _database(hyperscan, tuple(expressions))
+        self._scratch = hyperscan.Scratch(self._db)
         self._stopped = hyperscan.ScanTerminated
 
     def scan(self, buf: bytes, lo: int, hi: int) -> list[list[int]] | None:
@@ -168,7 +179,8 @@ class CompiledPool:
             return count > MAX_MATCHES
 
         try:
-            self._db.scan(memoryview(buf)[origin:hi], match_event_handler=on_match)
+            self._db.scan(memoryview(buf)[origin:hi], match_event_handler=on_match,
+                          scratch=self._scratch)
         except self._stopped:
             return None
         return [sorted(at for at in hits if at >= lo) for hits in found]
