@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 
 from iotwx_watch.extract.fields import Pair
 
-# A CDATA section is one (ignored) token: its brackets are the value's, not structure.
+# A CDATA section is one (ignored) token: its brackets are the value's, not structure;
+# so is a masked value in brackets ("SuiteTicket=(hidden)", "[REDACTED]"), which a
+# logger's mask puts where the value was.
 _TOKEN = re.compile(
-    r"<!\[CDATA\[[^<\n]{0,600}?\]\]>|<xml(?:\s[^<>\n]{0,200})?>|</xml\s*>|[(){}\[\]]"
+    r"<!\[CDATA\[[^<\n]{0,600}?\]\]>|<xml(?:\s[^<>\n]{0,200})?>|</xml\s*>"
+    r"|[(\[](?i:masked|redacted|filtered|hidden)[)\]]|[(){}\[\]]"
 )
 _TOKEN_CHARS = "<(){}[]"
 _CLOSES = {")": "(", "}": "{", "]": "["}

@@ -181,10 +181,12 @@ NOISE = NOISE[: NOISE.rfind(b"\n") + 1]
 )
 def test_a_line_of_trigger_words_costs_like_noise(kind: ExtractorKind, word: bytes) -> None:
     """A 1 MiB line of trigger words takes at most 20 times as long as 1 MiB of plain
-    access-log noise (it once took 37 s for 72 KB: every hit rescanned the line)."""
+    access-log noise, plus 25 ms (it once took 37 s for 72 KB: every hit rescanned the
+    line). The allowance is Hyperscan's: noise costs it 0.2-0.4 ms per MiB, but a trigger
+    every 8 bytes makes it check each one in C, 4-8 ms per MiB, linear all the same."""
     noise = best_time(kind, NOISE, runs=7)
     line = best_time(kind, one_line(word), runs=7)
-    assert line <= 20 * noise, f"{line * 1000:.1f} ms vs noise {noise * 1000:.2f} ms"
+    assert line <= 20 * noise + 0.025, f"{line * 1000:.1f} ms vs noise {noise * 1000:.2f} ms"
 
 
 @pytest.mark.parametrize(
