@@ -7,7 +7,6 @@ import ipaddress
 import os
 import stat
 from pathlib import Path
-from typing import Literal
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from iotwx_watch.config.model import (
@@ -19,9 +18,6 @@ from iotwx_watch.config.model import (
     STATE_SCHEMES,
 )
 from iotwx_watch.errors import ConfigError
-
-SourceKind = Literal["callback", "policy_engine"]
-SOURCE_KINDS: tuple[SourceKind, ...] = ("callback", "policy_engine")
 
 
 def read_secret_file(path: Path, what: str) -> str:

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from iotwx_watch.config.checks import (
@@ -32,6 +32,7 @@ from iotwx_watch.config.model import (
     NAME_RE,
     REDIS_PASSWORD_ENV,
     SINK_NAME_RE,
+    SOURCE_KINDS,
     Config,
     MetricsConfig,
     NotifyConfig,
@@ -48,9 +49,6 @@ from iotwx_watch.config.table import (
     no_secret_files,
 )
 from iotwx_watch.errors import ConfigError
-
-SourceKind = Literal["callback", "policy_engine"]
-SOURCE_KINDS: tuple[SourceKind, ...] = ("callback", "policy_engine")
 
 
 def _redis(table: TomlTable, state: str) -> RedisConfig:

@@ -7,16 +7,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from iotwx_watch.config.model import (
     TOP_LEVEL_KEYS,
     SecretFileReader,
 )
 from iotwx_watch.errors import ConfigError
-
-SourceKind = Literal["callback", "policy_engine"]
-SOURCE_KINDS: tuple[SourceKind, ...] = ("callback", "policy_engine")
 
 
 @dataclass(frozen=True)
