@@ -95,7 +95,7 @@ class CliContext:
 
         options: dict[str, Any] = {"deployment": socket.gethostname() or "iotwx-watch",
                                    "tz": datetime.now().astimezone().tzinfo}
-        if config.metrics.textfile or config.metrics.listen:
+        if config.metrics.enabled:
             from importlib.metadata import PackageNotFoundError, version
 
             try:

@@ -85,7 +85,7 @@ def check_config(obj: CliContext) -> None:
         mentions = len(sink.mentioned_list) + len(sink.mentioned_mobile_list)
         extra = f", @{mentions} on critical" if mentions else ""
         click.echo(f"notify {sink.name}: {sink.kind}, url given{extra}")
-    if config.metrics.listen or config.metrics.textfile:
+    if config.metrics.enabled:
         parts = [f"listen {config.metrics.listen}" if config.metrics.listen else "",
                  f"textfile {config.metrics.textfile}" if config.metrics.textfile else ""]
         click.echo(f"metrics: {', '.join(p for p in parts if p)}")

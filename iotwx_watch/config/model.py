@@ -90,6 +90,11 @@ class MetricsConfig:
     textfile: str | None = None  # node_exporter textfile collector target
     listen: str | None = None  # "127.0.0.1:9464"; None = no HTTP listener
 
+    @property
+    def enabled(self) -> bool:
+        """Whether any export is configured (else the exporter is never built)."""
+        return bool(self.textfile or self.listen)
+
 
 @dataclass(frozen=True)
 class NotifyConfig:

@@ -129,7 +129,7 @@ def hooks_for(
     ``policy`` tune the sinks and the outbox: for tests.
     """
     hooks = BatchHooks(batch=[], on_outcome=None)
-    if config.metrics.textfile or config.metrics.listen:
+    if config.metrics.enabled:
         from iotwx_watch.report.metrics import MetricsExporter
 
         exporter = MetricsExporter(config.metrics, clock=clock, build_info=build_info)
