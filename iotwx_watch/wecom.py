@@ -79,7 +79,6 @@ def check_base_url(url: str) -> str:
     raise ConfigError(f"WeCom base_url must be https (plain http only to loopback), got {url!r}")
 
 
-
 def _after_sending(exc: Exception) -> bool:
     """Whether the failure came after the request left this host: WeCom may have acted on
     it. (Every call uses a fresh connection, so a dropped idle keep-alive connection
