@@ -82,7 +82,7 @@ class AuthChanges:
             corp.cancel_check = CancelCheck(timestamp=event.timestamp, first_seen=now,
                                             next_check_at=now)
             log.info("engine.cancel_check_started", suite_id=event.suite_id,
-                     corpid=event.corpid, timestamp=event.timestamp)
+                     corpid=event.corpid, record_timestamp=event.timestamp)
         self.check(event.suite_id, event.corpid, corp)
 
     def _unknown_corp(self, event: AuthChange) -> None:
@@ -146,7 +146,7 @@ class AuthChanges:
         _refresh_from(corp, info)
         self._ignore("cancel_refuted", None, suite_id)
         log.warning("engine.cancel_refuted", suite_id=suite_id, corpid=corpid,
-                    timestamp=check.timestamp)
+                    record_timestamp=check.timestamp)
 
     def _ask(self, suite_id: str, corpid: str, permanent_code: str) -> AuthInfo:
         """get_auth_info with a usable suite token; _CannotAsk when there is none."""

@@ -328,8 +328,9 @@ class Engine:
         seen.count += 1
         seen.last_at, seen.last_suite_id, seen.last_source = now, suite_id, where
         log.warning("engine.record_ignored", reason=reason, suite_id=suite_id,
-                    info_type=getattr(event, "info_type", None),
-                    timestamp=getattr(event, "timestamp", None), source=where)
+                    info_type="suite_ticket" if isinstance(event, SuiteTicket)
+                    else getattr(event, "info_type", None),
+                    record_timestamp=getattr(event, "timestamp", None), source=where)
 
     def _on_ticket(self, event: SuiteTicket) -> None:
         if self._creds.accept_ticket(event):
@@ -349,7 +350,7 @@ class Engine:
                               next_attempt_at=now, code=event.auth_code, state=event.state)
         suite.auth_codes[key] = entry
         log.info("engine.auth_code_recorded", suite_id=event.suite_id, key=key,
-                 info_type=event.info_type, timestamp=event.timestamp)
+                 info_type=event.info_type, record_timestamp=event.timestamp)
         if now >= entry.deadline:
             # Catching up on an old log: record it, call nothing. Only recent misses are news.
             entry.error = "already past its 10-minute deadline when first seen"

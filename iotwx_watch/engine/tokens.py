@@ -84,13 +84,14 @@ class SuiteCredentials:
             return False
         if current is not None and not current.rejected and event.timestamp < current.timestamp:
             log.debug("engine.ticket_ignored", suite_id=event.suite_id, reason="not_newer",
-                      timestamp=event.timestamp, current_timestamp=current.timestamp)
+                      record_timestamp=event.timestamp, current_timestamp=current.timestamp)
             return False
         now = self._clock()
         self._secrets.add(event.suite_ticket)
         suite.suite_ticket = TicketEntry(event.suite_ticket, event.timestamp, received_at=now)
         usable = ticket_usable(suite.suite_ticket, now)
-        log.info("engine.ticket_accepted", suite_id=event.suite_id, timestamp=event.timestamp,
+        log.info("engine.ticket_accepted", suite_id=event.suite_id,
+                 record_timestamp=event.timestamp,
                  age_s=int(now - event.timestamp), usable=usable)
         return usable
 

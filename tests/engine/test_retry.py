@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from structlog.testing import capture_logs
 
 from iotwx_watch.config import SuiteConfig
 from iotwx_watch.engine.ledger import code_key
@@ -75,6 +76,17 @@ def test_a_far_future_ticket_is_ignored(rig: Rig) -> None:
     assert "redeemed" == rig.entry()["status"]
     assert {"future_timestamp": 1} == ignored_counts(rig)
     assert T0 == rig.state.suite(SUITE).suite_ticket.timestamp  # type: ignore[union-attr]
+
+
+def test_an_ignored_record_is_logged_with_its_own_timestamp_and_kind(rig: Rig) -> None:
+    """The warning names the record's TimeStamp as ``record_timestamp``: a field called
+    ``timestamp`` is the log line's own time, and the pipeline writes over it."""
+    with capture_logs() as logs:
+        rig.handle(ticket(999_999_999_999, "forged"))
+    ignored = [entry for entry in logs if entry["event"] == "engine.record_ignored"]
+    assert [("future_timestamp", "suite_ticket", 999_999_999_999)] == [
+        (e["reason"], e["info_type"], e["record_timestamp"]) for e in ignored]
+    assert all("timestamp" not in entry for entry in logs)
 
 
 def test_a_ticket_with_the_same_timestamp_but_another_value_replaces_it(rig: Rig) -> None:
