@@ -99,7 +99,8 @@ class CallbackScanner:
         return end_offset if self._resume is None else min(self._resume, end_offset)
 
     def scan(
-        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
+        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str],
+        need_below: int | None = None,
     ) -> tuple[list[Event], int]:
         """See :class:`~iotwx_watch.extract.chunks.Scanner`."""
         self._scanned = max(self._scanned, base)
@@ -119,7 +120,7 @@ class CallbackScanner:
             events.extend(found)
         else:
             self._scanned = base + end
-        return events, self._keep(buf, base, end, pending_at)
+        return events, self._keep(buf, base, end, pending_at, need_below)
 
     def _region(
         self,
@@ -258,9 +259,14 @@ class CallbackScanner:
             )
         return found
 
-    def _keep(self, buf: bytes, base: int, end: int, pending_at: int | None) -> int:
+    def _keep(
+        self, buf: bytes, base: int, end: int, pending_at: int | None, need_below: int | None
+    ) -> int:
         """Bytes to keep: an unfinished region, or the tail lines from the first line a
-        record to come may need (a context line or a dump head); else nothing."""
+        record to come may need (a context line or a dump head); else nothing. Where the
+        tail lies at or after ``need_below``, which line that is does not matter (the
+        bytes come again): the look for it, the dearest part of a read's work on noise,
+        is skipped."""
         if pending_at is not None:
             self._resume = pending_at
             return pending_at
@@ -269,6 +275,9 @@ class CallbackScanner:
             lines_back(buf, end, LOOKBACK_LINES + CONTEXT_LINES, floor, self._max_line),
             line_at_or_after(buf, end - RECORD_MAX_BYTES, floor),
         )
+        if need_below is not None and base + tail >= need_below:
+            self._resume = None
+            return base + end
         marker = marker_line(buf, tail, end)
         if marker < 0:  # no record can have begun in the tail: keep nothing
             self._resume = None

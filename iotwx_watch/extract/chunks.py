@@ -31,14 +31,17 @@ class Scanner(Protocol):
     kind: str  # the log kind it reads: "callback" or "policy_engine"
 
     def scan(
-        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
+        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str],
+        need_below: int | None = None,
     ) -> tuple[list[Event], int]:
         """Scan what is new in ``buf[:end]`` (complete lines; ``buf[0]`` is at file offset
         ``base``).
 
         Returns the events found, in log order, and the lowest file offset this
         scanner may still need to look at (the start of an unfinished record, or
-        look-back context for records still to come).
+        look-back context for records still to come). With ``need_below``, the caller
+        hands on every byte from that offset again and uses the need only if it is
+        below: a need at or above it may be reported as ``base + end`` unworked.
         """
         ...
 
@@ -73,7 +76,8 @@ class LineScanner(ABC):
         return end_offset
 
     def scan(
-        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str]
+        self, buf: bytes, base: int, end: int, *, final: bool, stats: Counter[str],
+        need_below: int | None = None,
     ) -> tuple[list[Event], int]:
         """See :class:`Scanner`."""
         events = self._scan_lines(buf, base, max(self._scanned - base, 0), end, stats)
@@ -145,7 +149,7 @@ class ChunkExtractor:
                 # behind them: once those lines are read, what the scanners keep lies in
                 # this chunk (unless a record is still open), and they resume past it.
                 head = self._buf + data[:cut]
-                events = self._run(head, len(head), final=False)
+                events = self._run(head, len(head), final=False, need_below=offset)
                 self._complete = offset + cut
                 if self._base < offset:
                     buf = self._buf + data[cut:]
@@ -204,12 +208,15 @@ class ChunkExtractor:
         self._complete = max(self._complete, head_end)
         return events
 
-    def _run(self, buf: bytes, end: int, *, final: bool) -> list[Event]:
+    def _run(
+        self, buf: bytes, end: int, *, final: bool, need_below: int | None = None
+    ) -> list[Event]:
         self._count_long_lines(buf, end)
         events: list[Event] = []
         keep = self._base + end
         for scanner in self._scanners:
-            found, need = scanner.scan(buf, self._base, end, final=final, stats=self.stats)
+            found, need = scanner.scan(buf, self._base, end, final=final, stats=self.stats,
+                                       need_below=need_below)
             events.extend(found)
             keep = min(keep, need)
         if len(self._scanners) > 1:

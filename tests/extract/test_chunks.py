@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iotwx_watch.events import BlockedIP, Event, SuiteTicket
+from iotwx_watch.events import AuthCode, BlockedIP, Event, SuiteTicket
 from iotwx_watch.extract import Extractor, make_extractor
 
 TICKET = (
@@ -92,3 +92,21 @@ def test_an_over_long_line_ends_an_open_dump_however_it_arrives() -> None:
         found = run(extractor, data, chunk)
         tickets[chunk] = [e.suite_ticket for e in found if isinstance(e, SuiteTicket)]
     assert {chunk: ["t-0", "t-1", "t-2", "t-9"] for chunk in tickets} == tickets
+
+
+def test_a_dump_head_kept_from_the_last_read_is_kept_past_long_first_lines() -> None:
+    """The first lines of a read are finished together with the bytes kept from the last
+    one. When those lines are long (32 KB before 36 lines), the kept dump head is still
+    needed by a record further on and must be kept, not dropped with the joined lines."""
+    filler = b"".join(b"    [Note%d] => " % i + b"x" * 1500 + b"\n" for i in range(25))
+    record = (b"Array\n(\n" + filler + b"    [InfoType] => create_auth\n"
+              b"    [SuiteId] => dk7f3a9c2b41e05d68\n    [AuthCode] => code-long-1\n"
+              b"    [TimeStamp] => 1795856400\n)\n")
+    noise = b"".join(b"127.0.0.1 - - GET /x%d HTTP/1.1 200\n" % i for i in range(4000))
+    data = noise + record + noise
+    split = len(noise) + len(b"Array\n(\n")  # the read ends right after the dump's head
+    extractor = make_extractor("callback", path="r")
+    events = extractor.feed(data[:split], 0) + extractor.feed(data[split:], split)
+    events += extractor.finish()
+    assert ["code-long-1"] == [e.auth_code for e in events if isinstance(e, AuthCode)]
+    assert 0 == sum(n for key, n in extractor.stats.items() if key.startswith("unrecognized"))
