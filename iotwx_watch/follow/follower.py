@@ -6,8 +6,10 @@ it compares the open file with what is at the path now and decides *append*,
 *rotated* (another file, or none, at the path) or *missing*. It needs no filesystem
 events to be correct; :mod:`iotwx_watch.run.wakeup` only says when to call it sooner.
 
-* Framing is by ``\\n`` (:mod:`iotwx_watch.follow.frame`): half a line is never handed
-  on and the read position never passes one, so a restart finishes it exactly once.
+* Framing is by ``\\n`` (:mod:`iotwx_watch.follow.frame`): half a line is handed on
+  only by a full read, with the rest right behind it in the next read; a cursor is the
+  extractor's resume point, never past half a line, so a restart finishes it exactly
+  once.
 * A rotated-away file stays open and is drained before the new file is read; it is
   let go when it has been quiet for ``rotate_wait_s``, or for ``rotate_settle_s`` once
   the new file has data (the writer has moved on). Its unfinished last line, if any,
@@ -236,7 +238,8 @@ class Follower(FileOpener):
             buf = os.pread(of.fd, min(end - of.pos, self._max_read), of.pos)
             if not buf:
                 break
-            framed = frame(buf, of.pos, at_line_start=of.at_line_start)
+            framed = frame(buf, of.pos, at_line_start=of.at_line_start,
+                           whole=len(buf) == self._max_read and of.pos + len(buf) < end)
             for offset, data in framed.pieces:
                 out.add(of, offset, data)
                 budget.spend(len(data))

@@ -98,9 +98,12 @@ def test_auto_never_raises(data: bytes, sizes: list[int]) -> None:
     run_kind("auto", data, sizes)
 
 
-def follow(kind: ExtractorKind, data: bytes, sizes: list[int]) -> list[Event]:
+def follow(
+    kind: ExtractorKind, data: bytes, sizes: list[int], *, whole: bool = False
+) -> list[Event]:
     """Feed ``data`` the way the follower does: reads of the given sizes, framed into
-    complete lines (NUL runs at a line start dropped) by :func:`frame`."""
+    complete lines (NUL runs at a line start dropped) by :func:`frame`; with ``whole``,
+    every read but the last is a full one, handed on with its unfinished last line."""
     extractor = make_extractor(kind, path="p", config=CONFIG, max_line_bytes=4096)
     events: list[Event] = []
     buf, base, read, at_line_start = b"", 0, 0, True
@@ -110,10 +113,11 @@ def follow(kind: ExtractorKind, data: bytes, sizes: list[int]) -> list[Event]:
         index += 1
         buf += data[read : read + size]
         read += size
-        framed = frame(buf, base, at_line_start=at_line_start)
+        framed = frame(buf, base, at_line_start=at_line_start,
+                       whole=whole and read < len(data))
         assert framed.consumed == sum(len(p) for _, p in framed.pieces) + framed.nul_skipped
         for offset, piece in framed.pieces:
-            assert piece.endswith(b"\n") and b"\n\x00" not in piece
+            assert (whole or piece.endswith(b"\n")) and b"\n\x00" not in piece
             events += extractor.feed(piece, offset)
         buf, base = buf[framed.consumed :], base + framed.consumed
         at_line_start = framed.at_line_start
@@ -128,8 +132,11 @@ def follow(kind: ExtractorKind, data: bytes, sizes: list[int]) -> list[Event]:
 def test_framing_never_changes_the_events(
     kind: ExtractorKind, data: bytes, sizes: list[int]
 ) -> None:
-    """Framed reads of any size give the events of one framed read of the whole file."""
-    assert follow(kind, data, [len(data) or 1]) == follow(kind, data, sizes)
+    """Framed reads of any size give the events of one framed read of the whole file,
+    whether full reads hand on their unfinished last line or keep it for the next."""
+    one_read = follow(kind, data, [len(data) or 1])
+    assert one_read == follow(kind, data, sizes)
+    assert one_read == follow(kind, data, sizes, whole=True)
 
 
 @FUZZ

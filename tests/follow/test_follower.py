@@ -122,6 +122,29 @@ def test_max_bytes_bounds_one_call(tmp_path: Path) -> None:
     follower.close()
 
 
+def test_a_full_read_is_handed_on_whole_and_the_last_read_keeps_half_a_line(
+    tmp_path: Path,
+) -> None:
+    """A read that fills max_read_bytes with more of the file behind it is handed on as
+    read, its unfinished last line included (no copy to cut it off); the next chunk goes
+    on at the next offset. The read that reaches the end stops at its last newline."""
+    path = tmp_path / "receive.log"
+    content = b"".join(b"line %03d\n" % i for i in range(100)) + b"unfinished"
+    append(path, content)
+    follower = Follower(str(path), cursor=None, max_read_bytes=100)
+    chunks = []
+    while batch := follower.read(max_bytes=1):
+        chunks += batch
+    assert [c.offset for c in chunks] == [sum(len(c.data) for c in chunks[:i])
+                                          for i in range(len(chunks))]
+    assert content[: content.rfind(b"\n") + 1] == b"".join(c.data for c in chunks)
+    assert any(not c.data.endswith(b"\n") for c in chunks[:-1])  # half lines went on
+    assert chunks[-1].data.endswith(b"\n")
+    append(path, b" now\n")
+    assert [b"unfinished now\n"] == [c.data for c in follower.read()]
+    follower.close()
+
+
 def test_no_file_contents_in_log_lines(tmp_path: Path) -> None:
     """Rotation/truncation log lines carry counts and names, never the bytes read."""
     path = tmp_path / "receive.log"
