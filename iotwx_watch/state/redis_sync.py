@@ -18,7 +18,16 @@ import msgspec
 
 from iotwx_watch.state.codec import encode_entry
 from iotwx_watch.state.model import State, SuiteState
-from iotwx_watch.state.parts import Part, Tally, counted, decode_part, place, split, tally
+from iotwx_watch.state.parts import (
+    BlobMemo,
+    Part,
+    Tally,
+    counted,
+    decode_part,
+    place,
+    split,
+    tally,
+)
 
 TICKET = "suite_ticket"
 TOKEN = "suite_access_token"
@@ -74,11 +83,12 @@ class SyncBook:
         self.tallies: dict[Part, Tally] = {}
         self.suites: set[str] = set()  # suite ids known to be in Redis' set of suites
         self._on_secret = on_secret
+        self._blobs = BlobMemo()  # each write splits the whole state to find what changed
 
     def changes(self, state: State, only: Iterable[Part] | None = None
                 ) -> list[tuple[Part, bytes | None]]:
         """Parts changed here since last in step (None: removed here), rests first."""
-        current = split(state)
+        current = split(state, self._blobs)
         wanted = set(only) if only is not None else None
         found: list[tuple[Part, bytes | None]] = [
             (part, blob) for part, blob in current.items()
@@ -126,7 +136,7 @@ class SyncBook:
         """Adopt every part another instance changed that this one has not changed since
         (``only``: just these parts; ``remotes`` lacks a part Redis does not hold).
         True if anything was adopted."""
-        current = split(state)
+        current = split(state, self._blobs)
         changed = False
         parts = set(only) if only is not None else set(remotes) | set(self.base)
         for part in sorted(parts, key=lambda p: (p.kind != "rest", p)):

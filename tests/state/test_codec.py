@@ -1,4 +1,5 @@
-"""Tests for the codec's writing side: a memoized encode is the plain encode, byte for byte."""
+"""Tests for the codec's writing side: a memoized encode (and a memoized split into the
+shared store's parts) is the plain one, byte for byte."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from iotwx_watch.state.model import (
     encode,
     encode_for_save,
 )
+from iotwx_watch.state.parts import BlobMemo, split
 from tests.state.support import CORP, PENDING, SUITE, previous_bytes
 
 T0 = 1795852800.0  # 2026-11-28T08:00:00Z
@@ -99,10 +101,12 @@ def map_of(state: State, name: str, suite: str) -> dict[str, Any]:
     return book
 
 
-def assert_memo_matches(memo: EncodeMemo, state: State) -> None:
+def assert_memo_matches(memo: EncodeMemo, state: State, blobs: BlobMemo | None = None) -> None:
     expected = msgspec.json.encode(encode_entry(state))
     assert expected == memo.encode(state)
     assert encode(state) == encode(state, memo)
+    if blobs is not None:
+        assert split(state) == split(state, blobs)
 
 
 EDITS = st.lists(st.tuples(
@@ -120,14 +124,15 @@ def test_a_memoized_encode_is_the_plain_encode_save_after_save(
     size: int, seed: int, first: list[CorpEntry], saves: list[list[tuple[str, str, str, int]]],
     data: st.DataObject,
 ) -> None:
-    """Whatever changes between saves (in place too), the memo's bytes are encode()'s."""
+    """Whatever changes between saves (in place too), the memo's bytes are encode()'s,
+    and the blob memo's parts are split()'s."""
     rng = random.Random(seed)
     state = State(updated_at=T0, sources={"/var/log/a.log": {"offset": 7, "inode": 2}},
                   ignored_records={"unknown_suite": IgnoredRecords(3, T0)})
     state.suite("dk1").corps.update({f"ww{n:04d}": plain_corp(rng, n) for n in range(size)})
     state.suite("dk2").corps.update({f"wx{n}": corp for n, corp in enumerate(first)})
-    memo = EncodeMemo()
-    assert_memo_matches(memo, state)
+    memo, blobs = EncodeMemo(), BlobMemo()
+    assert_memo_matches(memo, state, blobs)
     for edits in saves:
         for action, name, suite, position in edits:
             book = map_of(state, name, suite)
@@ -145,7 +150,7 @@ def test_a_memoized_encode_is_the_plain_encode_save_after_save(
                 fresh = data.draw(ENTRIES[name])
                 field = data.draw(st.sampled_from(sorted(vars(fresh))))
                 setattr(book[at], field, getattr(fresh, field))
-        assert_memo_matches(memo, state)
+        assert_memo_matches(memo, state, blobs)
 
 
 def test_the_fixture_with_unknown_keys_everywhere_is_written_the_same() -> None:
@@ -195,6 +200,12 @@ def test_a_nan_time_fails_as_it_does_without_the_memo() -> None:
         encode(state)
     with pytest.raises(ValueError):
         encode(state, memo)
+    blobs = BlobMemo()
+    state.suite(SUITE).corps[CORP].cancelled_at = None
+    split(state, blobs)
+    state.suite(SUITE).corps[CORP].cancelled_at = float("nan")
+    with pytest.raises(ValueError):
+        split(state, blobs)
 
 
 @dataclass
@@ -225,6 +236,22 @@ def test_an_entry_of_another_class_with_the_same_content_gets_its_own_json() -> 
         written = memo.encode(book)
         assert msgspec.json.encode(encode_entry(book)) == written
     assert b'"numbers":{"a":{"at":1795852800.0}}' in written
+
+
+def test_the_blob_memo_keeps_only_what_the_last_split_used() -> None:
+    """An entry changed in place gets a fresh blob; entries gone leave the memo."""
+    state = State()
+    corps = state.suite(SUITE).corps
+    corps.update({f"ww{n}": CorpEntry(f"c{n}", n) for n in range(5)})
+    blobs = BlobMemo()
+    first = split(state, blobs)
+    assert 5 == len(blobs)
+    corps["ww1"].agentid = 99
+    second = split(state, blobs)
+    assert second == split(state) and second != first
+    corps.clear()
+    split(state, blobs)
+    assert 0 == len(blobs)
 
 
 def test_the_memo_keeps_only_what_the_last_encode_wrote() -> None:
