@@ -154,7 +154,9 @@ class BlobMemo:
     def blob(self, value: Any) -> bytes:
         """:func:`_blob` of ``value``, reused where an equal entry was split last time."""
         key = (type(value), msgspec.msgpack.encode(value))
-        found = self._next.get(key) or self._last.get(key)
+        found = self._next.get(key)  # an equal entry elsewhere in this split
+        if found is None:
+            found = self._last.get(key)
         if found is None:
             found = _blob(value)
         self._next[key] = found
