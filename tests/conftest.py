@@ -29,6 +29,17 @@ BIN = str(Path(sys.executable).with_name("iotwx-watch"))
 SIM_START = 1_800_000_000.0
 
 
+@pytest.fixture(autouse=True)
+def _logging_set_up_per_test() -> Iterator[None]:
+    """A command run in-process (CliRunner) sets up logging for the whole process, at its
+    level; the next test must not inherit it (``capture_logs`` keeps the level filter, so
+    a later test's debug lines would vanish)."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
+
+
 class SimClock:
     """The simulator's clock, moved by tests instead of waiting."""
 
