@@ -9,10 +9,11 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from iotwx_watch.config import SuiteConfig
+from iotwx_watch.engine.authchanges import PENDING_MEMO_S
 from iotwx_watch.engine.ledger import code_key
 from iotwx_watch.errors import WeComError
 from iotwx_watch.events import AuthChange, AuthCode, BlockedIP, Event, SuiteTicket
-from iotwx_watch.state.model import State
+from iotwx_watch.state.model import CancelCheck, CorpEntry, State
 from iotwx_watch.state.store import StateStore
 from tests.engine.fakes import (
     CODE,
@@ -294,6 +295,57 @@ def test_an_unconfirmed_cancel_is_retried_and_keeps_the_secret_meanwhile(rig: Ri
     rig.engine.tick()
     after = rig.state.suite(SUITE).corps["wwCorpOne"]
     assert ("cancelled", None, None) == (after.status, after.permanent_code, after.cancel_check)
+
+
+class CountingCorps(dict[str, CorpEntry]):
+    """A suite's corps that count the walks over them."""
+
+    walks = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        CountingCorps.walks += 1
+        return super().items()
+
+
+def test_wake_ups_do_not_walk_every_corp_for_cancel_checks(rig: Rig) -> None:
+    """A daemon on a busy log asks for due cancel checks at every wake-up; the corps that
+    hold one are found by one walk per PENDING_MEMO_S, not one (or two) per wake-up, and
+    a check started here, a corp replaced meanwhile and a check that arrived from
+    elsewhere are all still acted on."""
+    rig.handle(ticket(T0), code())
+    suite = rig.state.suite(SUITE)
+    suite.corps = CountingCorps(suite.corps)
+    suite.corps.update({f"wwOther{n:04d}": CorpEntry(f"c{n}", n) for n in range(1000)})
+    CountingCorps.walks = 0
+    rig.clock.advance(PENDING_MEMO_S)  # whatever was remembered before is stale now
+    for _ in range(200):  # wake-ups within a fraction of a second
+        rig.engine.tick()
+        rig.engine.next_due()
+        rig.clock.advance(PENDING_MEMO_S / 1000)
+    assert 1 == CountingCorps.walks
+    # a check started here is seen at once, though the remembered walk found none
+    rig.fake.auth_info_faults.append(WeComError(-1001, "get_auth_info: ConnectError"))
+    rig.handle(AuthChange("cancel_auth", SUITE, "wwCorpOne", T0 + 5))
+    due = rig.engine.next_due()
+    assert due is not None and due > rig.clock.now
+    # the corp object replaced meanwhile (as a Redis adopt does): the live one is checked
+    old = suite.corps["wwCorpOne"]
+    suite.corps["wwCorpOne"] = CorpEntry(old.corp_name, old.agentid, old.permanent_code,
+                                         cancel_check=old.cancel_check)
+    rig.fake.cancelled.add("wwCorpOne")
+    rig.clock.now = due
+    rig.engine.tick()
+    assert ("cancelled", None) == (suite.corps["wwCorpOne"].status,
+                                   suite.corps["wwCorpOne"].permanent_code)
+    # a check that arrives in the state from elsewhere: acted on within PENDING_MEMO_S
+    other = suite.corps["wwOther0007"]
+    other.permanent_code = "pc-other"
+    rig.engine.tick()  # remembers the walk: nothing pending
+    other.cancel_check = CancelCheck(T0 + 9, rig.clock.now, rig.clock.now)
+    rig.fake.cancelled.add("wwOther0007")
+    rig.clock.advance(PENDING_MEMO_S)
+    rig.engine.tick()
+    assert ("cancelled", None) == (other.status, other.cancel_check)
 
 
 def test_a_cancel_for_a_corp_never_seen_is_counted(rig: Rig) -> None:
