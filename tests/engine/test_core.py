@@ -345,7 +345,8 @@ def test_wake_ups_do_not_walk_every_corp_for_cancel_checks(rig: Rig) -> None:
     rig.fake.cancelled.add("wwOther0007")
     rig.clock.advance(PENDING_MEMO_S)
     rig.engine.tick()
-    assert ("cancelled", None) == (other.status, other.cancel_check)
+    after = suite.corps["wwOther0007"]
+    assert ("cancelled", None) == (after.status, after.cancel_check)
 
 
 def test_a_cancel_for_a_corp_never_seen_is_counted(rig: Rig) -> None:
