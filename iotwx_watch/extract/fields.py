@@ -26,6 +26,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from iotwx_watch.extract.validate import MASK_WORDS
+
 # The fields read, by canonical name, with the words of the name.
 FIELD_WORDS: dict[str, tuple[str, ...]] = {
     "suite_id": ("suite", "id"),
@@ -70,7 +72,7 @@ _DUMP = (
     rf'(?:string\(\d{{1,4}}\)\s?"(?P<ds>[^"\n]{{0,{_V}}})"|int\((?P<di>-?\d{{1,19}})\))'
 )
 
-_MASK_WORD = "(?i:masked|redacted|filtered|hidden)"  # as validate.masked() knows them
+_MASK_WORD = f"(?i:{MASK_WORDS})"
 _FORM_SOURCES = [
     # XML element, CDATA or not, whitespace around the value allowed. A value never holds
     # "<" (no WeCom value does), so a failed attempt stops at the next tag.

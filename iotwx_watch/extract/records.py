@@ -84,7 +84,7 @@ def head_line(buf: bytes, lo: int, hi: int) -> int:
             return start
         if buf[start : last + 1].endswith(_HEADS):  # print_r's head, its "(" on the next line
             return start
-        if buf[start : start + 1] in (b"{", b"(", b"[") and buf[start + 1 : start + 2] == b"'":
+        if buf.startswith(_PPRINT_HEADS, start):  # pprint's first line: "{'AuthCode': …"
             return start
         if buf[last : last + 1] == b"," and any(h in buf[start:last] for h in _PPRINT_HEADS):
             return start  # pprint's first line behind a logger prefix: "… {'AuthCode': 'x',"

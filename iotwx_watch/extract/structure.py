@@ -23,13 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from iotwx_watch.extract.fields import Pair
+from iotwx_watch.extract.validate import MASK_WORDS
 
 # A CDATA section is one (ignored) token: its brackets are the value's, not structure;
 # so is a masked value in brackets ("SuiteTicket=(hidden)", "[REDACTED]"), which a
 # logger's mask puts where the value was.
 _TOKEN = re.compile(
     r"<!\[CDATA\[[^<\n]{0,600}?\]\]>|<xml(?:\s[^<>\n]{0,200})?>|</xml\s*>"
-    r"|[(\[](?i:masked|redacted|filtered|hidden)[)\]]|[(){}\[\]]"
+    rf"|[(\[](?i:{MASK_WORDS})[)\]]|[(){{}}\[\]]"
 )
 _TOKEN_CHARS = "<(){}[]"
 _CLOSES = {")": "(", "}": "{", "]": "["}

@@ -19,8 +19,11 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HINT = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 _STATE_BAD = re.compile(r"[\x00-\x1f\x7f<>\"'\\\ud800-\udfff]")
 _MASKED_IP = re.compile(r"[*xX]")
+# The words a logger's mask puts where a value was (any case): read as "masked" here, and
+# as a value, not structure, where fields and brackets are found (fields, structure).
+MASK_WORDS = "masked|redacted|filtered|hidden"
 _MASKED = re.compile(
-    r"\*{3}|\A(?:x{3,}|X{3,}|\.{3,}|…+|[<\[(]?(?:masked|redacted|filtered|hidden)[>\])]?)\Z",
+    rf"\*{{3}}|\A(?:x{{3,}}|X{{3,}}|\.{{3,}}|…+|[<\[(]?(?:{MASK_WORDS})[>\])]?)\Z",
     re.IGNORECASE,
 )
 PLAUSIBLE_CODE_LEN = 16  # an AuthCode-like value this long is worth reporting
